@@ -36,6 +36,8 @@ setuptools.setup(
     entry_points={
         "console_scripts": [
             "keras-llm-serve=keras_llm.serving.main:run",
+            "keras-llm-demo=keras_llm.serving.demo:run",
+            "keras-llm-check=keras_llm.export.check:run",
         ],
     },
 )
