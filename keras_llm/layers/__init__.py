@@ -1,1 +1,12 @@
-"""keras_llm.layers."""
+"""Reusable Transformer layers: attention, encoder/decoder blocks, embeddings, masks."""
+from keras_llm.layers import masks
+from keras_llm.layers.attention import MultiHeadAttention
+from keras_llm.layers.bias import BiasAdd
+from keras_llm.layers.embeddings import (PositionEmbedding, SinusoidalPositionEmbedding,
+                                         TokenEmbedding)
+from keras_llm.layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
+
+__all__ = [
+    "BiasAdd", "MultiHeadAttention", "PositionEmbedding", "SinusoidalPositionEmbedding", "TokenEmbedding",
+    "TransformerDecoderBlock", "TransformerEncoderBlock", "masks",
+]

@@ -1,1 +1,5 @@
-"""keras_llm.models."""
+"""keras_llm.models: backbones and task models (see CONTRACTS.md)."""
+from keras_llm.models.bert import BertBackbone, BertClassifier, BertMaskedLM
+from keras_llm.models.gpt import GptBackbone, GptCausalLM
+
+__all__ = ["BertBackbone", "BertClassifier", "BertMaskedLM", "GptBackbone", "GptCausalLM"]

@@ -1,0 +1,122 @@
+"""Embedding layers. Shapes: B batch, T sequence length, V vocabulary, D width.
+
+- `TokenEmbedding`: (B, T) ids -> (B, T, D); `reverse=True` maps (B, T, D) -> (B, T, V)
+  logits through the same (V, D) matrix (weight tying for LM heads). Also used for
+  segment (token type) embeddings.
+- `PositionEmbedding`: learned absolute positions, (B, T, D) -> (B, T, D) position vectors.
+- `SinusoidalPositionEmbedding`: fixed sin/cos positions, same call signature.
+Both position layers take `start_index` so cached decoding can embed position t alone.
+"""
+import math
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_llm")
+class TokenEmbedding(keras.layers.Embedding):
+    """`keras.layers.Embedding` that can also project back to vocabulary logits.
+
+    `.embeddings` is the (V, D) variable. `layer(ids)` looks up vectors;
+    `layer(hidden, reverse=True)` returns `hidden @ embeddings.T` in float32 so the
+    softmax/loss of mixed-precision models stays in full precision.
+    """
+
+    def call(self, inputs, reverse=False):
+        if not reverse:
+            return super().call(inputs)
+        kernel = ops.cast(ops.transpose(self.embeddings), self.compute_dtype)  # (D, V)
+        return ops.cast(ops.matmul(inputs, kernel), "float32")  # (B, T, V)
+
+    def compute_output_shape(self, input_shape, reverse=False):
+        if reverse:
+            return tuple(input_shape[:-1]) + (self.input_dim,)
+        return super().compute_output_shape(input_shape)
+
+    def compute_output_spec(self, inputs, reverse=False):
+        shape = self.compute_output_shape(inputs.shape, reverse=reverse)
+        dtype = "float32" if reverse else self.compute_dtype
+        return keras.KerasTensor(shape, dtype=dtype)
+
+
+def _check_length(length, max_length, name):
+    if isinstance(length, int) and length > max_length:
+        raise ValueError(f"{name}: sequence length {length} exceeds "
+                         f"max_sequence_length={max_length}.")
+
+
+@keras.saving.register_keras_serializable(package="keras_llm")
+class PositionEmbedding(keras.layers.Layer):
+    """Learned absolute position embeddings: a (max_sequence_length, D) table.
+
+    Call on (B, T, D) hidden states (only the shape is used); returns (B, T, D)
+    rows `start_index ... start_index + T - 1` of the table.
+    """
+
+    def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        if sequence_length <= 0:
+            raise ValueError(f"sequence_length must be positive, got {sequence_length}.")
+        self.sequence_length = sequence_length
+        self.initializer = keras.initializers.get(initializer)
+
+    def build(self, inputs_shape):
+        self.position_embeddings = self.add_weight(
+            name="embeddings", shape=(self.sequence_length, inputs_shape[-1]),
+            initializer=self.initializer, trainable=True)
+        self.built = True
+
+    def call(self, inputs, start_index=0):
+        shape = ops.shape(inputs)
+        _check_length(inputs.shape[1], self.sequence_length, self.name)
+        table = ops.cast(self.position_embeddings, self.compute_dtype)
+        rows = ops.slice(table, (ops.cast(start_index, "int32"), 0),
+                         (shape[1], ops.shape(table)[1]))  # (T, D)
+        return ops.broadcast_to(rows[None], (shape[0], shape[1], ops.shape(table)[1]))
+
+    def compute_output_shape(self, inputs_shape):
+        return inputs_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "sequence_length": self.sequence_length,
+            "initializer": keras.initializers.serialize(self.initializer),
+        })
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_llm")
+class SinusoidalPositionEmbedding(keras.layers.Layer):
+    """Fixed sinusoidal positions ("Attention is all you need"), no weights.
+
+    Even channels hold sin(pos / max_wavelength^(2i/D)), odd channels the cos.
+    Call on (B, T, D); returns (B, T, D) for positions start_index ... + T - 1.
+    """
+
+    def __init__(self, max_wavelength=10000, **kwargs):
+        super().__init__(**kwargs)
+        self.max_wavelength = max_wavelength
+
+    def call(self, inputs, start_index=0):
+        shape = ops.shape(inputs)
+        width = inputs.shape[-1]
+        if width is None or width % 2:
+            raise ValueError(f"{self.name}: the last dimension must be a known even "
+                             f"number, got {width}.")
+        positions = ops.cast(ops.arange(shape[1]) + ops.cast(start_index, "int32"), "float32")
+        exponent = ops.arange(0, width, 2, dtype="float32") / float(width)
+        freqs = ops.exp(-math.log(self.max_wavelength) * exponent)  # (D/2,)
+        angles = positions[:, None] * freqs[None, :]  # (T, D/2)
+        table = ops.reshape(ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1),
+                            (shape[1], width))  # (T, D) interleaved sin/cos
+        table = ops.cast(table, self.compute_dtype)
+        return ops.broadcast_to(table[None], (shape[0], shape[1], width))
+
+    def compute_output_shape(self, inputs_shape):
+        return inputs_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"max_wavelength": self.max_wavelength})
+        return config

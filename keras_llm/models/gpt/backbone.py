@@ -1,0 +1,100 @@
+"""GPT-2 style decoder-only backbone. Shapes: B batch, T length, D hidden width,
+L layers, H heads, K head dim (= D / H), T_max cache length.
+
+Token + learned position embeddings, dropout, `num_layers` pre-LN causal decoder
+blocks (tanh GELU, as GPT-2), final LayerNorm.
+
+KV cache: one fixed-shape tensor (B, L, 2, T_max, H, K) (see `init_cache`), so cached
+decoding is a pure function `(token_ids, cache, index) -> (hidden, cache)` that traces
+in `tf.function`/`tf.while_loop` and compiles with XLA.
+"""
+import keras
+from keras import ops
+
+from keras_llm import layers as llm_layers
+from keras_llm.models.backbone_base import Backbone
+
+INPUT_KEYS = ("token_ids", "padding_mask")
+
+
+def _gpt_init():
+    return keras.initializers.RandomNormal(stddev=0.02)
+
+
+@keras.saving.register_keras_serializable(package="keras_llm")
+class GptBackbone(Backbone):
+    """Inputs {"token_ids", "padding_mask"} int (B, T); output sequence_output (B, T, D)."""
+
+    _config_keys = ("vocabulary_size", "num_layers", "num_heads", "hidden_dim",
+                    "intermediate_dim", "max_sequence_length", "dropout", "layer_norm_epsilon")
+
+    def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
+                 max_sequence_length=1024, dropout=0.0, layer_norm_epsilon=1e-5, **kwargs):
+        if hidden_dim % num_heads:
+            raise ValueError(f"hidden_dim={hidden_dim} is not divisible by "
+                             f"num_heads={num_heads}.")
+        token_embedding = llm_layers.TokenEmbedding(
+            vocabulary_size, hidden_dim, embeddings_initializer=_gpt_init(),
+            name="token_embedding")
+        position_embedding = llm_layers.PositionEmbedding(
+            max_sequence_length, initializer=_gpt_init(), name="position_embedding")
+        embeddings_dropout = keras.layers.Dropout(dropout, name="embeddings_dropout")
+        blocks = [llm_layers.TransformerDecoderBlock(
+            num_heads, intermediate_dim, dropout=dropout, activation="gelu_approximate",
+            layer_norm_epsilon=layer_norm_epsilon, normalize_first=True,
+            kernel_initializer=_gpt_init(), name=f"transformer_layer_{i}")
+            for i in range(num_layers)]
+        layer_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon,
+                                                     name="final_layer_norm")
+
+        inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key)
+                  for key in INPUT_KEYS}
+        tokens = token_embedding(inputs["token_ids"])  # (B, T, D)
+        x = embeddings_dropout(tokens + position_embedding(tokens))
+        for block in blocks:
+            x = block(x, decoder_padding_mask=inputs["padding_mask"])
+        x = layer_norm(x)
+        super().__init__(inputs=inputs, outputs=x, **kwargs)
+
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.max_sequence_length = max_sequence_length
+        self.dropout = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.token_embedding = token_embedding
+        self.position_embedding = position_embedding
+        self.transformer_layers = blocks
+        self.final_layer_norm = layer_norm
+
+    def init_cache(self, batch_size, max_length):
+        """Zero cache (B, L, 2, T_max, H, K) in the compute dtype."""
+        if isinstance(max_length, int) and max_length > self.max_sequence_length:
+            raise ValueError(f"max_length={max_length} exceeds max_sequence_length="
+                             f"{self.max_sequence_length}.")
+        head_dim = self.hidden_dim // self.num_heads
+        shape = (batch_size, self.num_layers, 2, max_length, self.num_heads, head_dim)
+        return ops.zeros(shape, dtype=self.token_embedding.compute_dtype)
+
+    def call_with_cache(self, token_ids, cache, cache_index):
+        """Runs tokens (B, t) at positions cache_index .. cache_index + t - 1.
+
+        Returns (sequence_output (B, t, D), updated cache). Inference only (no dropout).
+        """
+        token_ids = ops.convert_to_tensor(token_ids)
+        if len(token_ids.shape) != 2:
+            raise ValueError(f"token_ids must have rank 2 (batch, length), got shape "
+                             f"{tuple(token_ids.shape)}.")
+        if len(cache.shape) != 6:
+            raise ValueError(f"cache must have shape (B, L, 2, T_max, H, K), got "
+                             f"{tuple(cache.shape)}; build it with init_cache().")
+        tokens = self.token_embedding(token_ids)
+        x = tokens + self.position_embedding(tokens, start_index=cache_index)
+        layer_caches = []
+        for i, block in enumerate(self.transformer_layers):
+            x, layer_cache = block(x, self_attention_cache=cache[:, i],
+                                   cache_index=cache_index, training=False)
+            layer_caches.append(layer_cache)
+        return self.final_layer_norm(x), ops.stack(layer_caches, axis=1)
