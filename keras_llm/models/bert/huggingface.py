@@ -61,10 +61,10 @@ def load_bert_from_huggingface(path, **kwargs):
     path = pathlib.Path(path)
     arguments = read_config(path)
     for key, value in kwargs.items():
-        if key in arguments and arguments[key] != value:
+        if key in _CONFIG_KEYS and arguments[key] != value:
             raise ValueError(f"{key}={value!r} conflicts with {path / CONFIG_FILE}, which "
                              f"gives {key}={arguments[key]!r}.")
-    arguments.update(kwargs)
+    arguments.update(kwargs)  # e.g. dropout=0.0 replaces the checkpoint's hidden_dropout_prob
     weights = read_weights(path)
     backbone = BertBackbone(**arguments)
     assign_weights(backbone, weights, source=str(path))
