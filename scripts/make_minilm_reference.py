@@ -79,7 +79,8 @@ def main():
             sentence_pairs=np.array([b for _, b in SENTENCES]),
             versions=np.array([f"{k}={v}" for k, v in versions.items()]),
     )
-    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes), shape {tuple(batch['input_ids'].shape)}")
+    shape = tuple(batch["input_ids"].shape)
+    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size} bytes), token_ids shape {shape}")
     print("versions:", versions)
     for sentence, ids in zip(SENTENCES, batch["input_ids"].tolist()):
         print(repr(sentence), tokenizer.convert_ids_to_tokens([i for i in ids if i]))

@@ -90,7 +90,8 @@ def tiny_tensors(config=TINY_CONFIG, seed=0):
         for name in ("attention.self.query", "attention.self.key", "attention.self.value",
                      "attention.output.dense"):
             shapes[p + name + ".weight"], shapes[p + name + ".bias"] = (d, d), (d,)
-        shapes[p + "intermediate.dense.weight"], shapes[p + "intermediate.dense.bias"] = (f, d), (f,)
+        shapes[p + "intermediate.dense.weight"] = (f, d)
+        shapes[p + "intermediate.dense.bias"] = (f,)
         shapes[p + "output.dense.weight"], shapes[p + "output.dense.bias"] = (d, f), (d,)
         for name in ("attention.output.LayerNorm", "output.LayerNorm"):
             shapes[p + name + ".weight"], shapes[p + name + ".bias"] = (d,), (d,)
@@ -147,6 +148,24 @@ def test_bert_prefix_and_task_heads_are_accepted(tmp_path, caplog):
               "padding_mask": (ids > 0).astype(np.int32)}
     np.testing.assert_allclose(np.asarray(loaded(inputs)["sequence_output"]),
                                np.asarray(plain(inputs)["sequence_output"]), atol=1e-6)
+
+
+def test_sharded_checkpoint(tmp_path):
+    tensors = tiny_tensors()
+    names = sorted(tensors)
+    shards = {"model-00001-of-00002.safetensors": names[:10],
+              "model-00002-of-00002.safetensors": names[10:]}
+    (tmp_path / "config.json").write_text(json.dumps(TINY_CONFIG))
+    for shard, shard_names in shards.items():
+        save_file({n: tensors[n] for n in shard_names}, str(tmp_path / shard))
+    index = {"weight_map": {n: shard for shard, ns in shards.items() for n in ns}}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
+    backbone = load_bert_from_huggingface(tmp_path)
+    np.testing.assert_array_equal(backbone.pooler_dense.kernel.numpy(),
+                                  tensors["pooler.dense.weight"].T)
+    (tmp_path / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(ValueError, match=r"Shard\(s\) \['model-00002-of-00002.safetensors'\]"):
+        load_bert_from_huggingface(tmp_path)
 
 
 def test_missing_tensor_is_named(tmp_path):

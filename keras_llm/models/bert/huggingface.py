@@ -26,7 +26,7 @@ SUPPORTED_MODEL_TYPES = ("bert",)
 # Task heads and buffers that a backbone does not use: dropped without a warning.
 IGNORED_PREFIXES = ("cls.", "classifier.", "qa_outputs.")
 IGNORED_NAMES = ("embeddings.position_ids",)
-# BertBackbone argument -> (config.json key, default of transformers' BertConfig or None if required).
+# BertBackbone argument -> (config.json key, transformers' BertConfig default; None = required).
 _CONFIG_KEYS = {
     "vocabulary_size": ("vocab_size", None),
     "num_layers": ("num_hidden_layers", None),
@@ -129,7 +129,8 @@ def _weight_files(path):
     index = path / WEIGHTS_INDEX_FILE
     if index.is_file():
         try:
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+            index_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            shards = sorted(set(index_map.values()))
         except (json.JSONDecodeError, KeyError, AttributeError, TypeError) as e:
             raise ValueError(f"{index} is not a valid safetensors index: {e!r}") from e
         missing = [s for s in shards if not (path / s).is_file()]
