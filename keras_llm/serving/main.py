@@ -1,0 +1,129 @@
+"""keras-llm-serve: a local TensorFlow Serving (gRPC + REST) for SavedModel folders.
+
+Takes tensorflow_model_server's flags and reads the same model folders
+(BASE_PATH/<version>/saved_model.pb) and config files, so clients written against it
+work unchanged against stock TF Serving.
+
+  keras-llm-serve --port=8500 --rest_api_port=8501 \
+      --model_name=sentiment --model_base_path=$PWD/saved_models/sentiment
+  keras-llm-serve --port=8500 --rest_api_port=8501 --model_config_file=models.config
+
+Beyond stock: servers bind 127.0.0.1 unless --grpc_bind_address / --rest_api_bind_address
+say otherwise (stock binds all interfaces); GET /healthz on the REST port;
+--max_request_bytes caps request size (gRPC RESOURCE_EXHAUSTED, REST 413);
+input shapes are checked (INVALID_ARGUMENT naming the input).
+SIGTERM / SIGINT: stop accepting, finish in-flight requests, exit 0.
+"""
+import os
+import signal
+import sys
+import threading
+
+from absl import app
+from absl import flags
+from absl import logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("port", 8500, "gRPC port (0 = pick a free port; see --port_file).")
+flags.DEFINE_integer("rest_api_port", 0, "REST port; 0 disables REST (as in stock TF Serving).")
+flags.DEFINE_string("grpc_bind_address", "127.0.0.1",
+                    "Interface for gRPC (keras-llm-serve only; 0.0.0.0 = all, as stock).")
+flags.DEFINE_string("rest_api_bind_address", "127.0.0.1",
+                    "Interface for REST (keras-llm-serve only; 0.0.0.0 = all, as stock).")
+flags.DEFINE_string("model_name", "default", "Model name when --model_base_path is used.")
+flags.DEFINE_string("model_base_path", "", "Folder holding <version>/saved_model.pb folders.")
+flags.DEFINE_string("model_config_file", "",
+                    "model_config_list text proto (ModelServerConfig); overrides "
+                    "--model_name/--model_base_path.")
+flags.DEFINE_integer("model_config_file_poll_wait_seconds", 0,
+                     "Re-read --model_config_file every N seconds (0 = read once).")
+flags.DEFINE_integer("file_system_poll_wait_seconds", 1,
+                     "Poll base paths for new/removed versions every N seconds (0 = once).")
+flags.DEFINE_bool("enable_batching", False, "Batch concurrent Predict requests.")
+flags.DEFINE_string("batching_parameters_file", "",
+                    "BatchingParameters text proto (max_batch_size { value: 32 } ...).")
+flags.DEFINE_string("monitoring_config_file", "",
+                    "MonitoringConfig text proto: prometheus_config { enable: true path: ... }.")
+flags.DEFINE_integer("rest_api_timeout_in_ms", 30000, "REST request timeout.")
+flags.DEFINE_integer("max_request_bytes", 64 << 20,
+                     "Largest accepted request (keras-llm-serve only).")
+flags.DEFINE_integer("grpc_max_threads", 32, "gRPC worker threads.")
+flags.DEFINE_string("port_file", "",
+                    "Write 'GRPC_PORT REST_PORT' here once serving (keras-llm-serve only; "
+                    "useful with --port=0).")
+flags.DEFINE_integer("shutdown_grace_seconds", 30, "Time allowed for in-flight requests.")
+
+
+def _config_list():
+    from keras_llm.serving import config as config_lib
+    if FLAGS.model_config_file:
+        return config_lib.read_model_config_file(FLAGS.model_config_file)
+    if not FLAGS.model_base_path:
+        raise app.UsageError("give --model_base_path or --model_config_file")
+    return config_lib.single_model_config(FLAGS.model_name,
+                                          os.path.abspath(FLAGS.model_base_path))
+
+
+def serve():
+    """Starts everything, blocks until SIGTERM/SIGINT, then shuts down gracefully."""
+    from keras_llm.serving import server
+    try:
+        options = server.ServerOptions.from_flags(FLAGS, _config_list())
+    except ValueError as e:
+        raise app.UsageError(str(e)) from e
+    running = server.ModelServer(options)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    running.start()
+    config_mtime = _mtime(FLAGS.model_config_file)
+    poll = FLAGS.file_system_poll_wait_seconds
+    config_poll = FLAGS.model_config_file_poll_wait_seconds
+    ticks = 0
+    while not stop.wait(1.0):
+        ticks += 1
+        if poll > 0 and ticks % poll == 0:
+            running.manager.poll()
+        if FLAGS.model_config_file and config_poll > 0 and ticks % config_poll == 0:
+            mtime = _mtime(FLAGS.model_config_file)
+            if mtime != config_mtime:
+                config_mtime = mtime
+                _reload_config_file(running)
+    logging.info("Shutting down: finishing in-flight requests")
+    clean = running.stop(FLAGS.shutdown_grace_seconds)
+    return 0 if clean else 1
+
+
+def _reload_config_file(running):
+    from keras_llm.serving import config as config_lib
+    try:
+        running.manager.set_config(config_lib.read_model_config_file(FLAGS.model_config_file))
+    except ValueError as e:  # keep serving the old set when the new file is bad
+        logging.error("ignoring model config file change: %s", e)
+
+
+def _mtime(path):
+    try:
+        return os.stat(path).st_mtime_ns if path else None
+    except OSError:
+        return None
+
+
+def _main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    sys.exit(serve())
+
+
+def run():
+    """Console script entry point (keras-llm-serve)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras_llm  # noqa: F401  (TensorFlow backend before anything imports keras)
+    sys.modules["__main__"].__doc__ = __doc__  # absl --help prints the main module's doc
+    for flag in flags.FLAGS.get_key_flags_for_module(sys.modules[__name__]):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    app.run(_main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,84 @@
+"""ModelServer: wires the model manager, gRPC and REST front ends together."""
+import dataclasses
+
+from absl import logging
+
+from keras_llm.serving import config as config_lib
+from keras_llm.serving import grpc_server
+from keras_llm.serving import manager as manager_lib
+from keras_llm.serving import metrics as metrics_lib
+from keras_llm.serving import rest
+from keras_llm.serving import service as service_lib
+
+
+@dataclasses.dataclass
+class ServerOptions:
+    config_list: object
+    grpc_address: str = "127.0.0.1:8500"
+    rest_host: str = "127.0.0.1"
+    rest_port: int = 0                 # 0 = REST off
+    batching: object = None            # config.BatchingConfig or None
+    monitoring_path: str = None
+    rest_timeout: float = 30.0
+    max_request_bytes: int = 64 << 20
+    grpc_threads: int = 32
+    port_file: str = ""
+
+    @classmethod
+    def from_flags(cls, flags, config_list):
+        batching = None
+        if flags.enable_batching:
+            batching = config_lib.read_batching_parameters(flags.batching_parameters_file)
+        return cls(config_list=config_list,
+                   grpc_address=f"{flags.grpc_bind_address}:{flags.port}",
+                   rest_host=flags.rest_api_bind_address,
+                   rest_port=flags.rest_api_port,
+                   batching=batching,
+                   monitoring_path=config_lib.read_monitoring_path(flags.monitoring_config_file),
+                   rest_timeout=flags.rest_api_timeout_in_ms / 1000.0,
+                   max_request_bytes=flags.max_request_bytes,
+                   grpc_threads=flags.grpc_max_threads,
+                   port_file=flags.port_file)
+
+
+class ModelServer:
+    def __init__(self, options):
+        self.options = options
+        self.metrics = metrics_lib.Metrics()
+        self.manager = manager_lib.ModelManager(batching_config=options.batching)
+        self.service = service_lib.Service(self.manager, options.batching is not None)
+        self.manager._warmup_predict = self.service.warmup_predict
+        self.grpc = self.rest = self.rest_app = None
+        self.grpc_port = self.rest_port = None
+
+    def start(self):
+        """Loads the models, then opens the ports (clients never see a half-started server)."""
+        self.manager.set_config(self.options.config_list)
+        o = self.options
+        self.grpc, self.grpc_port = grpc_server.start(self.service, self.metrics,
+                                                      o.grpc_address, o.max_request_bytes,
+                                                      o.grpc_threads)
+        logging.info("gRPC serving on %s (port %d)", o.grpc_address, self.grpc_port)
+        if o.rest_port:
+            self.rest_app = rest.RestApp(self.service, self.metrics, o.monitoring_path,
+                                         o.rest_timeout, o.max_request_bytes)
+            port = 0 if o.rest_port < 0 else o.rest_port
+            self.rest, self.rest_port = rest.start(self.rest_app, o.rest_host, port)
+            logging.info("REST serving on %s:%d", o.rest_host, self.rest_port)
+        if o.port_file:
+            with open(o.port_file + ".tmp", "w") as f:
+                f.write(f"{self.grpc_port} {self.rest_port or 0}\n")
+            import os
+            os.replace(o.port_file + ".tmp", o.port_file)
+
+    def stop(self, grace):
+        """Stops accepting, lets in-flight requests finish; True if all finished."""
+        clean = True
+        if self.rest is not None:
+            self.rest_app.closing = True
+            self.rest.shutdown()
+            clean = rest.drain(self.rest_app, grace)
+        if self.grpc is not None:
+            self.grpc.stop(grace).wait()
+        logging.info("Server stopped (%s)", "clean" if clean else "requests cut off")
+        return clean
