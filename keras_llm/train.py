@@ -1,0 +1,62 @@
+"""Train a keras_llm model: `python -m keras_llm.train --config=NAME --workdir=DIR`.
+
+    python -m keras_llm.train --config=gpt_clm_small --workdir=/tmp/gpt \
+        --strategy=mirrored --override=optimizer.learning_rate=3e-4 --override=num_steps=2000
+
+Re-running the same command after a crash resumes from the newest checkpoint in --workdir.
+Named configs: see keras_llm/training/config.py (CONFIGS). Every field of TrainConfig can be
+overridden with --override=a.b=value (repeatable). Multi-worker: set TF_CONFIG on each worker
+and pass --strategy=multi_worker_mirrored. TPU: --strategy=tpu --tpu=NAME.
+"""
+import json
+import os
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("config", None, "Named config, e.g. bert_mlm_small, gpt_clm_small, "
+                    "bert_mlm_tiny, gpt_clm_tiny.")
+flags.DEFINE_string("workdir", None, "Checkpoints, TensorBoard logs, vocabulary, history.")
+flags.DEFINE_string("strategy", None, "one_device | mirrored | multi_worker_mirrored | tpu "
+                    "(default: the config's).")
+flags.DEFINE_string("tpu", None, "TPU name or grpc:// address for --strategy=tpu.")
+flags.DEFINE_multi_string("override", [], "key=value config override, repeatable, e.g. "
+                          "--override=model.num_layers=4.")
+flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into N logical devices (test "
+                     "--strategy=mirrored without accelerators).")
+flags.DEFINE_string("result_json", None, "Write final step/loss/eval/tokens-per-second here.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    import keras_llm  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    from keras_llm import training  # pylint: disable=import-outside-toplevel
+    from keras_llm.training import strategy as strategy_lib  # pylint: disable=import-outside-toplevel
+    if FLAGS.cpu_devices:
+        strategy_lib.set_cpu_devices(FLAGS.cpu_devices)
+    overrides = list(FLAGS.override)
+    if FLAGS.strategy:
+        overrides.append(f"strategy={FLAGS.strategy}")
+    if FLAGS.tpu:
+        overrides.append(f"tpu={FLAGS.tpu}")
+    config = training.override(training.get_config(FLAGS.config), overrides)
+    result = training.train(config, FLAGS.workdir)
+    summary = {"step": result.step, "resumed_from": result.resumed_from,
+               "final_loss": result.losses[-1]["loss"] if result.losses else None,
+               "losses": [r["loss"] for r in result.losses], "eval": result.eval_metrics,
+               "tokens_per_second": result.tokens_per_second}
+    logging.info("Finished: %s", {k: v for k, v in summary.items() if k != "losses"})
+    if FLAGS.result_json:
+        os.makedirs(os.path.dirname(os.path.abspath(FLAGS.result_json)), exist_ok=True)
+        with open(FLAGS.result_json, "w", encoding="utf-8") as f:
+            json.dump(summary, f)
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
