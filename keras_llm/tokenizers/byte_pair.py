@@ -142,7 +142,9 @@ class BytePairTokenizer(keras.layers.Layer):
         self._build_tables()
 
     def _build_tables(self):
+        # Line-per-entry files: TextFileInitializer reads them and SavedModel copies them as assets.
         directory = tempfile.mkdtemp(prefix="keras_llm_bpe_")
+        self._asset_directory = directory
         vocab_file = _write_lines(directory, "vocab.txt", self._id_to_token)
         merges_file = _write_lines(directory, "merges.txt", self.merges)
         line, whole = tf.lookup.TextFileIndex.LINE_NUMBER, tf.lookup.TextFileIndex.WHOLE_LINE
@@ -275,8 +277,9 @@ class BytePairTokenizer(keras.layers.Layer):
         """One BPE step over all words: flat symbols + row splits -> merged, and whether any merged."""
         row_ids = tf.ragged.row_splits_to_segment_ids(row_splits)
         num_rows = tf.shape(row_splits)[0] - 1
-        following = tf.concat([values[1:], [""]], 0)
-        same_word = tf.concat([tf.equal(row_ids[1:], row_ids[:-1]), [False]], 0)
+        # Shift by one via concat-then-slice so that an empty batch keeps length 0.
+        following = tf.concat([values, [""]], 0)[1:]
+        same_word = tf.equal(tf.concat([row_ids, [-1]], 0)[1:], row_ids)
         ranks = self._merge_rank_table.lookup(tf.strings.join([values, following], " "))
         ranks = tf.where(same_word, ranks, _INF_RANK)
         best = tf.math.unsorted_segment_min(ranks, row_ids, num_rows)
@@ -289,7 +292,7 @@ class BytePairTokenizer(keras.layers.Layer):
         last_break = tf.gather(tf.concat([[-1], tf.where(not_candidate)[:, 0]], 0), seen)
         selected = candidate & (tf.math.floormod(positions - last_break - 1, 2) == 0)
         merged = tf.where(selected, tf.strings.join([values, following]), values)
-        keep = tf.logical_not(tf.concat([[False], selected[:-1]], 0))
+        keep = tf.logical_not(tf.concat([[False], selected], 0)[:-1])
         lengths = tf.math.unsorted_segment_sum(tf.cast(keep, tf.int64), row_ids, num_rows)
         new_splits = tf.concat([[0], tf.cumsum(lengths)], 0)
         return tf.boolean_mask(merged, keep), new_splits, tf.reduce_any(selected)
