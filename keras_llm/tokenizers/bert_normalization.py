@@ -1,0 +1,136 @@
+"""BERT text normalization as a static code-point table shared by the host and graph paths.
+
+BERT's "basic tokenizer" (Hugging Face `BertNormalizer` + `BertPreTokenizer`) works one code
+point at a time: drop control characters, map whitespace to a space, isolate CJK ideographs and
+punctuation, and optionally strip accents (NFD, then drop non-spacing marks) and lowercase. Each
+original code point therefore maps to 0..K normalized code points, each with a class telling the
+word splitter what to do. We precompute that map in Python from `unicodedata` once, and both paths
+read the same table, so they agree by construction (tensorflow-text's normalize op is not core TF).
+
+The table is stored as sorted ranges of original code points. Inside a range every code point c
+maps to the single code point `c + delta` with one class, unless the range has a `multi` row: then
+its single code point maps to the expansion `multi_cps[row, :multi_len[row]]` (e.g. Hangul
+syllables decomposing into jamo, or characters dropped entirely).
+"""
+import dataclasses
+import functools
+import unicodedata
+
+import numpy as np
+
+# Classes of normalized code points.
+WORD = 0  # part of a word
+SPLIT = 1  # a word by itself (punctuation, CJK ideograph)
+SPACE = 2  # separates words, then dropped
+DROP = 3  # removed (control characters, U+0000, U+FFFD)
+
+MAX_CODE_POINT = 0x10FFFF
+
+# CJK Unified Ideographs blocks, as in BERT's `_is_chinese_char` (Hangul and kana are not here).
+_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+
+
+def _is_cjk(cp):
+    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+
+
+def _is_punctuation(ch):
+    # All ASCII non-alphanumeric printable characters count, like "^", "$", "`" (category S*).
+    cp = ord(ch)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(ch).startswith("P")
+
+
+def _is_dropped(ch):
+    # Tab, newline and carriage return are whitespace, every other "other" category (Cc, Cf,
+    # Cn, Co, Cs) is removed, like HF's `clean_text`.
+    if ch in "\t\n\r":
+        return False
+    return ch in "\x00\ufffd" or unicodedata.category(ch).startswith("C")
+
+
+def _normalize_char(ch, lowercase, strip_accents):
+    """The normalized string of one non-dropped, non-space character (HF order: strip, lower)."""
+    if strip_accents:
+        ch = "".join(c for c in unicodedata.normalize("NFD", ch)
+                     if unicodedata.category(c) != "Mn")
+    if lowercase:
+        ch = "".join(c.lower() for c in ch)
+    return ch
+
+
+def char_expansion(cp, lowercase, strip_accents):
+    """[(normalized code point, class), ...] for one original code point."""
+    ch = chr(cp)
+    if _is_dropped(ch):
+        return []
+    if ch.isspace():
+        return [(0x20, SPACE)]
+    out = _normalize_char(ch, lowercase, strip_accents)
+    if _is_cjk(cp):
+        return [(ord(c), SPLIT) for c in out]
+    return [(ord(c), SPACE if c.isspace() else SPLIT if _is_punctuation(c) else WORD) for c in out]
+
+
+@dataclasses.dataclass(frozen=True)
+class NormalizationTable:
+    """Ranges of original code points -> normalized code points and classes (see module doc).
+
+    starts: (R,) int32 first code point of each range, sorted, starts[0] == 0.
+    delta, cls: (R,) int32 normalized = original + delta, with class cls (single-code-point case).
+    multi: (R,) int32 row in multi_* for a one-code-point range with another expansion, else -1.
+        A range with cls == DROP and multi == -1 expands to nothing.
+    multi_cps, multi_cls: (M, K) int32 expansions padded with 0 / DROP; multi_len: (M,) int32.
+    """
+    starts: np.ndarray
+    delta: np.ndarray
+    cls: np.ndarray
+    multi: np.ndarray
+    multi_cps: np.ndarray
+    multi_cls: np.ndarray
+    multi_len: np.ndarray
+
+    def lookup(self, cp):
+        """Host-side expansion of one code point, read from the table (not from unicodedata)."""
+        r = int(np.searchsorted(self.starts, cp, side="right")) - 1
+        row = self.multi[r]
+        if row < 0 and self.cls[r] == DROP:
+            return ()
+        if row < 0:
+            return ((cp + int(self.delta[r]), int(self.cls[r])),)
+        n = self.multi_len[row]
+        return tuple(zip(self.multi_cps[row, :n].tolist(), self.multi_cls[row, :n].tolist()))
+
+
+@functools.lru_cache(maxsize=4)
+def build_table(lowercase, strip_accents):
+    """The NormalizationTable for BERT's basic tokenizer with these options (about 1 s)."""
+    starts, delta, cls, multi = [], [], [], []
+    rows = []
+    for cp in range(MAX_CODE_POINT + 1):
+        exp = char_expansion(cp, lowercase, strip_accents)
+        if not exp:
+            d, c, m = 0, DROP, -1  # DROP ranges expand to nothing
+        elif len(exp) == 1:
+            d, c, m = exp[0][0] - cp, exp[0][1], -1
+        else:
+            d, c, m = 0, DROP, len(rows)
+            rows.append(exp)
+        if m < 0 and starts and multi[-1] < 0 and delta[-1] == d and cls[-1] == c:
+            continue  # extends the current range
+        starts.append(cp)
+        delta.append(d)
+        cls.append(c)
+        multi.append(m)
+    k = max([1] + [len(r) for r in rows])
+    multi_cps = np.zeros((len(rows), k), np.int32)
+    multi_cls = np.full((len(rows), k), DROP, np.int32)
+    for i, r in enumerate(rows):
+        for j, (ncp, c) in enumerate(r):
+            multi_cps[i, j], multi_cls[i, j] = ncp, c
+    return NormalizationTable(
+            np.asarray(starts, np.int32), np.asarray(delta, np.int32), np.asarray(cls, np.int32),
+            np.asarray(multi, np.int32), multi_cps, multi_cls,
+            np.asarray([len(r) for r in rows], np.int32))
