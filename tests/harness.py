@@ -5,8 +5,10 @@
   2. `.keras` file save/load -> equal outputs;
   3. a real TF SavedModel (`tf.saved_model.save` of a tf.Module with an explicit
      input signature) -> `tf.saved_model.load` -> equal outputs;
-  4. XLA: forward pass and one training step with `jit_compile=True`;
-  5. mixed precision: forward + one training step under the `mixed_bfloat16` policy.
+  4. XLA: forward pass and one training step with `jit_compile=True`
+     (`xla_training=False` trains without XLA, for the fast tier);
+  5. mixed precision: forward + one training step under the `mixed_bfloat16` policy
+     (`xla_mixed_training=True` compiles that step with XLA too).
 `reload_saved_model_in_subprocess` repeats step 3 in a fresh Python process.
 
 Layers are wrapped in a functional model whose inputs are the named call arguments
@@ -153,7 +155,7 @@ def check_xla_forward(model, inputs, expected, atol=1e-4):
     assert_outputs_close(forward(inputs), expected, atol, "XLA forward")
 
 
-def check_mixed_precision(build_fn, inputs, targets=None, loss=None):
+def check_mixed_precision(build_fn, inputs, targets=None, loss=None, jit_compile=False):
     """Builds under mixed_bfloat16: bf16 compute, float32 variables, finite outputs/step."""
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
@@ -161,14 +163,21 @@ def check_mixed_precision(build_fn, inputs, targets=None, loss=None):
         outputs = _flatten(model(inputs, training=False))
         assert all(np.all(np.isfinite(o.astype("float32"))) for o in outputs)
         assert all(w.dtype == "float32" for w in model.weights if w.dtype != "int64")
-        check_train_step(model, inputs, targets, loss, jit_compile=True)
+        assert any(l.compute_dtype == "bfloat16" for l in model._flatten_layers())
+        check_train_step(model, inputs, targets, loss, jit_compile=jit_compile)
     finally:
         keras.config.set_dtype_policy("float32")
 
 
 def run_model_test(build_fn, inputs, targets=None, loss=None, expected_output_shapes=None,
-                   run_saved_model=True, run_mixed_precision=True, run_training=True):
-    """All harness checks for the keras.Model returned by `build_fn()` on `inputs`."""
+                   run_saved_model=True, run_mixed_precision=True, run_training=True,
+                   xla_training=True, xla_mixed_training=False):
+    """All harness checks for the keras.Model returned by `build_fn()` on `inputs`.
+
+    XLA compilation of a training step costs ~15 s on a busy 2-core machine, so the
+    default test tier turns `xla_training` off where another test already covers the
+    same blocks under XLA; the slow tier runs every check.
+    """
     model = build_fn()
     expected = model(inputs, training=False)
     if expected_output_shapes is not None:
@@ -180,9 +189,9 @@ def run_model_test(build_fn, inputs, targets=None, loss=None, expected_output_sh
         check_saved_model(model, inputs, expected)
     check_xla_forward(model, inputs, expected)
     if run_training:
-        check_train_step(model, inputs, targets, loss, jit_compile=True)
+        check_train_step(model, inputs, targets, loss, jit_compile=xla_training)
     if run_mixed_precision:
-        check_mixed_precision(build_fn, inputs, targets, loss)
+        check_mixed_precision(build_fn, inputs, targets, loss, jit_compile=xla_mixed_training)
     return model
 
 
@@ -198,7 +207,7 @@ def layer_model(layer_fn, inputs, call_kwargs=None):
 
 
 def run_layer_test(layer_cls, init_kwargs, inputs, call_kwargs=None, expected_output_shape=None,
-                   run_saved_model=True, run_mixed_precision=True, run_training=True):
+                   **run_kwargs):
     """Harness checks for `layer_cls(**init_kwargs)` called on the named `inputs` dict.
 
     Also checks the layer's own `get_config()` survives JSON and rebuilds an equal layer.
@@ -213,8 +222,7 @@ def run_layer_test(layer_cls, init_kwargs, inputs, call_kwargs=None, expected_ou
 
     def build_fn():
         return layer_model(lambda: layer_cls.from_config(config), inputs, call_kwargs)
-    model = run_model_test(build_fn, inputs, run_saved_model=run_saved_model,
-                           run_mixed_precision=run_mixed_precision, run_training=run_training)
+    model = run_model_test(build_fn, inputs, **run_kwargs)
     if expected_output_shape is not None:
         assert tuple(model(inputs).shape) == tuple(expected_output_shape)
     return model
