@@ -3,7 +3,7 @@
     python scripts/tokenizer_parity_bpe.py            # full corpora, ~10 minutes on 2 cores
 
 1. Trains an 8k vocabulary with keras_llm's `train_bpe` on WikiText-2 + Tiny Shakespeare (and, for
-   comparison, HF's BpeTrainer on the same text) and writes vocab.json / merges.txt.
+   comparison, HF's BpeTrainer on the same text: are the merges identical?) and writes the files.
 2. Loads those files into HF `tokenizers` (BPE model + ByteLevel pre-tokenizer and decoder,
    add_prefix_space=False) and into `BytePairTokenizer`.
 3. For every sentence of SST-2 train, the SQuAD contexts, WikiText-2 and Multi30k (en, de; all
@@ -79,12 +79,16 @@ def train(training_texts, directory):
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
     hf_seconds = time.perf_counter() - start
     hf_vocab = set(hf.get_vocab())
+    hf_merges = [" ".join(m) for m in json.loads(hf.to_str())["model"]["merges"]]
+    same = [a == b for a, b in zip(merges, hf_merges)] + [False]
     return save_bpe(vocab, merges, directory), {
             "corpus": "WikiText-2 (wiki.valid.tokens) + Tiny Shakespeare, split on newlines",
             "vocabulary_size": len(vocab), "merges": len(merges),
             "keras_llm_train_bpe_seconds": round(ours, 2),
             "hf_bpe_trainer_seconds": round(hf_seconds, 2),
-            "vocabulary_overlap_with_hf_bpe_trainer": round(len(hf_vocab & set(vocab)) / len(vocab), 4)}
+            "vocabulary_overlap_with_hf_bpe_trainer": round(len(hf_vocab & set(vocab)) / len(vocab), 4),
+            "merges_identical_to_hf_bpe_trainer": merges == hf_merges,
+            "merges_equal_to_hf_before_first_difference": same.index(False)}
 
 
 def check_corpus(texts, tokenizer, hf, graph_fn):

@@ -3,7 +3,8 @@
 Words come from the same GPT-2 pre-tokenizer as `BytePairTokenizer`, so a trained vocabulary
 tokenizes its training text the way it was counted. Training keeps pair counts incrementally
 (pair -> count, pair -> words holding it) and a lazy max-heap, so each merge only touches the words
-that contain the merged pair.
+that contain the merged pair. Ties go to the pair of older tokens, as in HF's BpeTrainer: on the
+same text, vocabulary size and min_frequency both learn the same merges in the same order.
 """
 import collections
 import heapq
@@ -42,27 +43,33 @@ def _merge_word(symbols, pair, new):
 class _PairStats:
     """Pair counts over (symbols, frequency) words, with the words holding each pair."""
 
-    def __init__(self, words):
+    def __init__(self, words, alphabet):
         self.words = [list(w) for w in words]
+        # Ties between equal counts go to the pair of older tokens (alphabet by code point, then
+        # merges in creation order): HF BpeTrainer's rule, so both trainers learn the same merges.
+        self.order = {c: i for i, c in enumerate(sorted(alphabet))}
         self.counts = collections.Counter()
         self.where = collections.defaultdict(set)
         for i, (symbols, freq) in enumerate(words):
             for pair, n in _pairs(symbols).items():
                 self.counts[pair] += n * freq
                 self.where[pair].add(i)
-        # Highest count first; ties broken by the pair's strings, so training is deterministic.
-        self.heap = [(-c, p) for p, c in self.counts.items()]
+        self.heap = [self._entry(p) for p in self.counts]
         heapq.heapify(self.heap)
+
+    def _entry(self, pair):
+        return -self.counts[pair], self.order[pair[0]], self.order[pair[1]], pair
 
     def pop_best(self, min_frequency):
         while self.heap:
-            neg_count, pair = heapq.heappop(self.heap)
+            neg_count, _, _, pair = heapq.heappop(self.heap)
             if self.counts.get(pair, 0) == -neg_count:
                 return pair if -neg_count >= min_frequency else None
         return None
 
     def merge(self, pair):
         new = pair[0] + pair[1]
+        self.order.setdefault(new, len(self.order))
         changed = set()
         for i in self.where.pop(pair, ()):
             symbols, freq = self.words[i]
@@ -77,7 +84,7 @@ class _PairStats:
             self.words[i][0] = merged
         for p in changed:
             if self.counts[p] > 0:
-                heapq.heappush(self.heap, (-self.counts[p], p))
+                heapq.heappush(self.heap, self._entry(p))
             else:
                 del self.counts[p]
         return new
@@ -95,7 +102,7 @@ def train_bpe(texts, vocabulary_size, special_tokens=("<|endoftext|>",), min_fre
         raise ValueError(f"vocabulary_size={vocabulary_size} is below the 256 byte characters "
                          f"+ {len(special_tokens)} special tokens")
     vocab = {c: i for i, c in enumerate(byte_pair.bytes_to_unicode().values())}
-    stats = _PairStats(_word_counts(texts))
+    stats = _PairStats(_word_counts(texts), alphabet=list(vocab))
     merges = []
     target = vocabulary_size - len(special_tokens)
     while len(vocab) < target:

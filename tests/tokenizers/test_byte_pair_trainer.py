@@ -20,8 +20,8 @@ def test_hand_derived_merges():
     assert vocab["ab"] == 256 and vocab["\u0120ab"] == 257 and vocab["<|endoftext|>"] == 258
 
 
-def test_ties_break_by_pair_strings():
-    # (a,b), (x,y), (Ġ,x) all occur twice: string order picks "a b" then "x y" ("Ġ" is U+0120).
+def test_ties_break_by_token_age():
+    # (a,b), (x,y), (Ġ,x) all occur twice: alphabet code-point order picks "a b", "x y" (Ġ = U+0120).
     _, merges = train_bpe(["ab xy", "ab xy"], vocabulary_size=1000)
     assert merges == ["a b", "x y", "\u0120 xy"]
 
@@ -49,6 +49,19 @@ def test_saved_files_load_in_hf_tokenizers(tmp_path):
     tokenizer = BytePairTokenizer(vocab, merges)
     texts = [case["text"] for case in CASES]
     assert [hf.encode(t).ids for t in texts] == tokenizer.encode(texts)
+
+
+def test_same_merges_as_hf_bpe_trainer():
+    hf_lib = pytest.importorskip("tokenizers")
+    hf = hf_lib.Tokenizer(hf_lib.models.BPE())
+    hf.pre_tokenizer = hf_lib.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    hf.train_from_iterator(TEXTS, hf_lib.trainers.BpeTrainer(
+            vocab_size=400, min_frequency=2, special_tokens=["<|endoftext|>"], show_progress=False,
+            initial_alphabet=hf_lib.pre_tokenizers.ByteLevel.alphabet()))
+    hf_merges = [" ".join(m) for m in json.loads(hf.to_str())["model"]["merges"]]
+    vocab, merges = train_bpe(TEXTS, vocabulary_size=400)
+    assert merges == hf_merges
+    assert set(vocab) == set(hf.get_vocab())
 
 
 def test_too_small_vocabulary():
