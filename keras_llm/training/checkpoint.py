@@ -82,7 +82,7 @@ def restore_latest(checkpoint: tf.train.Checkpoint, manager: tf.train.Checkpoint
     try:
         status = checkpoint.restore(path)
         status.assert_existing_objects_matched()
-    except (tf.errors.OpError, ValueError, AssertionError) as e:
+    except (tf.errors.OpError, ValueError, AssertionError, IndexError) as e:
         message = str(e).splitlines()[0][:300]
         raise CheckpointError(f"Cannot restore checkpoint {path}: {message}. The files are "
                               "corrupt or were written by a different model; delete them or "

@@ -58,8 +58,10 @@ class _Steps:
         jit = config.jit_compile or config.strategy == "tpu"
         self.compute_grads = tf.function(self._compute_grads, jit_compile=jit)
         self.eval_batch = tf.function(self._eval_batch, jit_compile=jit)
-        self.train_step = tf.function(self._train_step)
-        self.eval_step = tf.function(self._eval_step)
+        # Bucketed batches have a few distinct shapes: let tf.function generalise over them.
+        dynamic = not config.data.fixed_shapes
+        self.train_step = tf.function(self._train_step, reduce_retracing=dynamic)
+        self.eval_step = tf.function(self._eval_step, reduce_retracing=dynamic)
 
     def _compute_grads(self, features, labels, weights, count):
         with tf.GradientTape() as tape:
@@ -69,7 +71,8 @@ class _Steps:
             loss = loss_sum / tf.maximum(count, 1.0)
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.model.trainable_variables)
-        return loss, [tf.convert_to_tensor(g) for g in grads]
+        # None: a variable the objective does not use (e.g. BERT's pooler under MLM).
+        return loss, [None if g is None else tf.convert_to_tensor(g) for g in grads]
 
     def _local_part(self, batch):
         """This replica's rows of the worker's batch (every replica receives the whole batch)."""
@@ -91,12 +94,14 @@ class _Steps:
             features, labels, weights = self._local_part(batch)
             count = ctx.all_reduce(SUM, tf.reduce_sum(weights))
             loss, micro = self.compute_grads(features, labels, weights, count)
-            grads = micro if grads is None else [a + g for a, g in zip(grads, micro)]
+            grads = micro if grads is None else [
+                    None if a is None else a + g for a, g in zip(grads, micro)]
             total_loss += loss / k
             total_tokens += _token_count(features)
-        grads = [g / k for g in grads] if k > 1 else grads
-        grads = ctx.all_reduce(SUM, grads)
-        self.optimizer.apply(grads, self.model.trainable_variables)
+        used = [(g / k if k > 1 else g, v)
+                for g, v in zip(grads, self.model.trainable_variables) if g is not None]
+        reduced = ctx.all_reduce(SUM, [g for g, _ in used])
+        self.optimizer.apply(reduced, [v for _, v in used])
         return total_loss, total_tokens
 
     def _train_step(self, iterator):
