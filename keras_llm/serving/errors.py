@@ -41,16 +41,18 @@ def truncate(message):
 class ServingError(Exception):
     """A request failure with a gRPC-style code name and a user-facing message."""
 
-    def __init__(self, code, message):
+    def __init__(self, code, message, http_status=None):
         if code not in CODE_NUMBER:
             raise ValueError(f"unknown status code {code!r}")
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = truncate(message)
+        self._http_status = http_status
 
     @property
     def http_status(self):
-        return HTTP_STATUS.get(self.code, 500)
+        """The HTTP status (the one received, for errors from a REST server)."""
+        return self._http_status or HTTP_STATUS.get(self.code, 500)
 
     @property
     def grpc_code(self):
@@ -76,3 +78,11 @@ def from_exception(exc):
     if isinstance(exc, (ValueError, TypeError, OverflowError)):
         return invalid(str(exc))
     return ServingError("INTERNAL", f"{type(exc).__name__}: {exc}")
+
+
+def code_from_http(status):
+    """Best guess of the gRPC code behind an HTTP status (400 -> INVALID_ARGUMENT)."""
+    for code, http in HTTP_STATUS.items():
+        if http == status:
+            return code
+    return "UNKNOWN" if status >= 400 else "OK"
