@@ -1,0 +1,69 @@
+"""Sentiment app configs: frozen dataclasses chosen by name, overridden by `a.b=value` flags.
+
+    config = override(CONFIGS["small"], ["train.epochs=2", "model.num_layers=4"])
+"""
+import dataclasses
+
+LABELS = ("negative", "positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    kind: str = "small"  # "minilm": BertBackbone.from_huggingface(minilm_dir()); "small": new BERT
+    init_checkpoint: str = ""  # small only: a `.keras`/weights-bearing BertBackbone to start from
+    vocabulary: str = ""  # vocab.txt; "" = MiniLM's (minilm) or trained on SST-2 train (small)
+    vocabulary_size: int = 8000  # size of a vocabulary trained on SST-2 train
+    num_layers: int = 2
+    num_heads: int = 4
+    hidden_dim: int = 256
+    intermediate_dim: int = 1024
+    max_sequence_length: int = 128
+    dropout: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    max_examples: int = 0  # 0 = the whole train split (65,349 rows)
+    max_steps: int = 0  # 0 = epochs * batches; else stop after this many steps
+    freeze_token_embedding: bool = False  # speeds up CPU fine-tuning of large vocabularies
+    # Distillation: per-example teacher logits (.npy, (N, 2), aligned with train.tsv rows).
+    teacher_logits: str = ""
+    distill_weight: float = 1.0  # loss = (1-w) * CE(labels) + w * MSE(logits, teacher logits)
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class SentimentConfig:
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    data_dir: str = ""  # folder with train.tsv/dev.tsv; "" = <shared data>/sst2
+    sequence_length: int = 64  # tokens incl. [CLS]/[SEP]; longer texts are truncated
+
+
+CONFIGS = {
+        # Fine-tune MiniLM-L6-H384 (22M parameters, 30k vocabulary).
+        "minilm": SentimentConfig(
+                model=ModelConfig(kind="minilm", dropout=0.1),
+                train=TrainConfig(learning_rate=5e-5, epochs=1)),
+        # Small BERT shipped in saved_models/sentiment (8k vocabulary, 2 x 256).
+        "small": SentimentConfig(
+                model=ModelConfig(kind="small"),
+                train=TrainConfig(learning_rate=5e-4, epochs=3, batch_size=32, weight_decay=0.01)),
+        # Seconds-long runs for tests.
+        "tiny": SentimentConfig(
+                model=ModelConfig(kind="small", vocabulary_size=400, num_layers=1, num_heads=2,
+                                  hidden_dim=32, intermediate_dim=64, max_sequence_length=64),
+                train=TrainConfig(learning_rate=1e-3, epochs=1, batch_size=16),
+                sequence_length=32),
+}
+
+
+def get_config(name: str) -> SentimentConfig:
+    if name not in CONFIGS:
+        raise ValueError(f"Unknown config {name!r}; choose one of {sorted(CONFIGS)}.")
+    return CONFIGS[name]
