@@ -218,11 +218,11 @@ class ModelManager:
         with self._lock:
             return sorted(self._models)
 
-    def all_available(self):
-        """True when every configured model has an AVAILABLE version."""
+    def availability(self):
+        """Model name -> True if one of its versions is AVAILABLE."""
         with self._lock:
-            return all(any(e.state == "AVAILABLE" for e in m.versions.values())
-                       for m in self._models.values())
+            return {name: any(e.state == "AVAILABLE" for e in m.versions.values())
+                    for name, m in self._models.items()}
 
 
 def _version_dirs(base_path):

@@ -1,7 +1,7 @@
 """REST front end: /v1/models/... on a stdlib ThreadingHTTPServer.
 
-Besides TF Serving's routes it serves GET /healthz (200 once every configured model
-has an AVAILABLE version, else 503) and the Prometheus path of --monitoring_config_file.
+Besides TF Serving's routes it serves GET /healthz (200 while serving, with
+{"models": {name: true if a version is AVAILABLE}}; 503 while shutting down) and the Prometheus path of --monitoring_config_file.
 """
 import http.server
 import json
@@ -42,8 +42,9 @@ class RestApp:
         if method == "GET" and path == self.monitoring_path:
             return 200, "text/plain; version=0.0.4", self.metrics.render().encode()
         if method == "GET" and path == "/healthz":
-            ok = self.service.manager.all_available() and not self.closing
-            return _json(200 if ok else 503, {"status": "ok" if ok else "unavailable"})
+            models = self.service.manager.availability()
+            status = "shutting down" if self.closing else "ok"
+            return _json(503 if self.closing else 200, {"status": status, "models": models})
         route = _POST.match(path) if method == "POST" else _GET.match(path)
         if route is None or method not in ("GET", "POST"):
             return _json(400, {"error": f"Malformed request: {method} {path}"})

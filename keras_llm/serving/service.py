@@ -20,6 +20,7 @@ from keras_llm.serving import config as config_lib
 from keras_llm.serving import errors
 from keras_llm.serving import servable
 
+MAX_ELEMENTS = 1 << 26   # a tiny proto must not make the server allocate gigabytes
 STATE_NUMBER = {"UNKNOWN": 0, "START": 10, "LOADING": 20, "AVAILABLE": 30,
                 "UNLOADING": 40, "END": 50}
 
@@ -180,6 +181,9 @@ def decode_inputs(signature, tensor_protos):
     signature.check_aliases(tensor_protos)
     arrays = {}
     for alias, proto in tensor_protos.items():
+        dims = [d.size for d in proto.tensor_shape.dim]
+        if any(d < 0 for d in dims) or int(np.prod(dims, dtype=np.float64)) > MAX_ELEMENTS:
+            raise errors.invalid(f"tensor parsing error: {alias}")
         try:
             arrays[alias] = tf.make_ndarray(proto)
         except Exception as e:  # malformed protos raise many types
