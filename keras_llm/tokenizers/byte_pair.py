@@ -126,6 +126,8 @@ class BytePairTokenizer(keras.layers.Layer):
     Host: `encode`, `encode_with_offsets`, `decode` (Python, cached per word). Graph:
     `tokenizer(strings)` -> tf.RaggedTensor int32 (B, None) (a 1-D tensor for a scalar string),
     `tokenize_with_offsets`, `detokenize`. The vocabulary and merges become SavedModel assets.
+    Graph inputs must be valid UTF-8 (as every Python str is). `detokenize` drops ids outside the
+    vocabulary, where the host `decode` raises ValueError.
     """
 
     def __init__(self, vocabulary, merges, **kwargs):

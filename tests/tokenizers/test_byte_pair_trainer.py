@@ -3,6 +3,8 @@ import json
 import pathlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keras_llm.tokenizers.bpe_trainer import save_bpe, train_bpe
 from keras_llm.tokenizers.byte_pair import BytePairTokenizer
@@ -61,6 +63,21 @@ def test_same_merges_as_hf_bpe_trainer():
     hf_merges = [" ".join(m) for m in json.loads(hf.to_str())["model"]["merges"]]
     vocab, merges = train_bpe(TEXTS, vocabulary_size=400)
     assert merges == hf_merges
+    assert set(vocab) == set(hf.get_vocab())
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.text(alphabet="ab c\n's\u00e9\u65e5", max_size=30), max_size=8),
+       size=st.integers(258, 300))
+def test_same_merges_as_hf_on_random_corpora(texts, size):
+    hf_lib = pytest.importorskip("tokenizers")
+    hf = hf_lib.Tokenizer(hf_lib.models.BPE())
+    hf.pre_tokenizer = hf_lib.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    hf.train_from_iterator(texts, hf_lib.trainers.BpeTrainer(
+            vocab_size=size, min_frequency=2, special_tokens=["<|endoftext|>"], show_progress=False,
+            initial_alphabet=hf_lib.pre_tokenizers.ByteLevel.alphabet()))
+    vocab, merges = train_bpe(texts, size)
+    assert merges == [" ".join(m) for m in json.loads(hf.to_str())["model"]["merges"]]
     assert set(vocab) == set(hf.get_vocab())
 
 
