@@ -85,6 +85,17 @@ def test_multibyte_offsets_convention(tokenizer):
     assert list(zip(starts[0], ends[0])) == [(0, 1), (1, 2), (1, 2), (1, 2)]
 
 
+def test_self_overlapping_pairs_merge_left_to_right(tokenizer, graph_fn):
+    # "l l", "o o", "e e", "s s", "- -" are merges: runs of one letter need non-overlapping merges.
+    texts = ["l" * n + " " + "o" * (n + 1) + "-" * n for n in range(1, 12)] + ["eeeeessssss" * 30]
+    _check_paths_agree(tokenizer, graph_fn, texts)
+    hf_lib = pytest.importorskip("tokenizers")
+    hf = hf_lib.Tokenizer(hf_lib.models.BPE.from_file(str(VOCAB), str(MERGES)))
+    hf.pre_tokenizer = hf_lib.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    assert tokenizer.encode(texts) == [hf.encode(t).ids for t in texts]
+    assert [tokenizer.id_to_token(i) for i in tokenizer.encode(["lll"])[0]] == ["ll", "l"]
+
+
 @SETTINGS
 @given(texts=st.lists(st.text(max_size=30), min_size=1, max_size=4))
 def test_host_equals_graph_on_arbitrary_unicode(tokenizer, graph_fn, texts):
