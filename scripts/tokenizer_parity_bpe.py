@@ -135,10 +135,15 @@ def machine():
 
 
 def write_markdown(result, path):
+    m, v = result["machine"], result["vocabulary"]
     lines = ["# Byte-level BPE parity: keras_llm BytePairTokenizer vs HF tokenizers", "",
              f"Command: `{result['command']}`  ", f"Date (UTC): {result['date']}  ",
-             f"Machine: {result['machine']}", "",
-             f"Vocabulary: {result['vocabulary']}", "",
+             f"Machine: {m['cpu_model']}, {m['cpu_count']} CPUs, {m['platform']}; Python "
+             f"{m['python']}, TensorFlow {m['tensorflow']}, tokenizers {m['tokenizers']}", "",
+             f"Vocabulary: {v['vocabulary_size']} tokens ({v['merges']} merges) trained by "
+             f"`keras_llm.tokenizers.train_bpe` on {v['corpus']} in {v['keras_llm_train_bpe_seconds']} s "
+             f"(HF BpeTrainer: {v['hf_bpe_trainer_seconds']} s). Merges identical to HF BpeTrainer's: "
+             f"{v['merges_identical_to_hf_bpe_trainer']}.", "",
              "| corpus | sentences | tokens | mismatches (all checks) | HF s | host s | graph s |",
              "|---|---|---|---|---|---|---|"]
     for name, r in result["corpora"].items():
@@ -146,11 +151,13 @@ def write_markdown(result, path):
         lines.append(f"| {name} | {r['sentences']} | {r['tokens']} | {sum(r['mismatches'].values())} "
                      f"| {s['hf']} | {s['host']} | {s['graph']} |")
     lines += ["", f"Total sentences: {result['total_sentences']}; total mismatches: "
-              f"{result['total_mismatches']} (ids and offsets host vs HF, graph vs host, host and "
-              "graph lossless round trip). Per-check counts are in the .json.", "",
-              "Times are one pass each, side by side in one process (host = Python path with a cold "
-              "word cache; graph = tf.function, batches of "
-              f"{result['batch_size']}; HF = `encode_batch`, multi-threaded Rust)."]
+              f"{result['total_mismatches']}. Checks per sentence: ids and (start, end) code-point "
+              "offsets of the host path vs HF, of the graph path vs the host path, and the lossless "
+              "round trip of host `decode` and graph `detokenize`. Per-check counts are in the .json.",
+              "", "Times are one pass each, side by side in one process (host = Python path with a "
+              "cold word cache; graph = tf.function, batches of "
+              f"{result['batch_size']}, traced before timing; HF = `encode_batch`, multi-threaded "
+              "Rust). The machine is shared with other jobs: times are indicative."]
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 
