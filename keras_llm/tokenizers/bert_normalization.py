@@ -26,13 +26,17 @@ DROP = 3  # removed (control characters, U+0000, U+FFFD)
 
 MAX_CODE_POINT = 0x10FFFF
 
-# CJK Unified Ideographs blocks, as in BERT's `_is_chinese_char` (Hangul and kana are not here).
+# CJK Unified Ideographs blocks as in Hugging Face's `is_chinese_char` (Hangul and kana are not
+# here). HF (our reference) starts the fifth range at 0x2B920 where Google's BERT has 0x2B820.
 _CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+               (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
 
 
 def _is_cjk(cp):
-    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+    for lo, hi in _CJK_RANGES:
+        if lo <= cp <= hi:
+            return True
+    return False
 
 
 def _is_punctuation(ch):
@@ -44,11 +48,12 @@ def _is_punctuation(ch):
 
 
 def _is_dropped(ch):
-    # Tab, newline and carriage return are whitespace, every other "other" category (Cc, Cf,
-    # Cn, Co, Cs) is removed, like HF's `clean_text`.
+    # Tab, newline and carriage return are whitespace; other control (Cc), format (Cf), private
+    # use (Co) and surrogate (Cs) characters are removed, like HF's `clean_text`. Unassigned code
+    # points (Cn) are kept as word characters, as HF does (Google's BERT drops them too).
     if ch in "\t\n\r":
         return False
-    return ch in "\x00\ufffd" or unicodedata.category(ch).startswith("C")
+    return ch in "\x00\ufffd" or unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs")
 
 
 def _normalize_char(ch, lowercase, strip_accents):
@@ -64,6 +69,8 @@ def _normalize_char(ch, lowercase, strip_accents):
 def char_expansion(cp, lowercase, strip_accents):
     """[(normalized code point, class), ...] for one original code point."""
     ch = chr(cp)
+    if unicodedata.category(ch) == "Cn" and not _is_cjk(cp):
+        return [(cp, WORD)]  # unassigned: fast path for most of the code space
     if _is_dropped(ch):
         return []
     if ch.isspace():
