@@ -1,0 +1,126 @@
+"""Seq2SeqBackbone / Seq2SeqLM: harness, masks, cached decoder, input errors, copy task."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_llm import models
+from tests import harness
+
+V, B, S, T = 100, 2, 7, 9
+
+
+def _backbone(**kwargs):
+    config = dict(vocabulary_size=V, num_encoder_layers=2, num_decoder_layers=2, num_heads=4,
+                  hidden_dim=64, intermediate_dim=128, max_sequence_length=32)
+    config.update(kwargs)
+    return models.Seq2SeqBackbone(**config)
+
+
+def _inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    enc_mask = np.ones((B, S), "int32")
+    enc_mask[1, 5:] = 0
+    dec_mask = np.ones((B, T), "int32")
+    dec_mask[1, 6:] = 0
+    return {"encoder_token_ids": rng.integers(1, V, (B, S)).astype("int32") * enc_mask,
+            "encoder_padding_mask": enc_mask,
+            "decoder_token_ids": rng.integers(1, V, (B, T)).astype("int32") * dec_mask,
+            "decoder_padding_mask": dec_mask}
+
+
+def _sparse_ce():
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def test_backbone_harness():
+    shapes = {"encoder_sequence_output": (B, S, 64), "decoder_sequence_output": (B, T, 64)}
+    harness.run_model_test(_backbone, _inputs(), expected_output_shapes=shapes)
+
+
+def _lm_harness(**kwargs):
+    inputs = _inputs()
+    harness.run_model_test(lambda: models.Seq2SeqLM(_backbone()), inputs,
+                           targets=inputs["decoder_token_ids"], loss=_sparse_ce(),
+                           expected_output_shapes=(B, T, V), **kwargs)
+
+
+def test_seq2seq_lm_harness():
+    _lm_harness(xla_training=False)
+
+
+@pytest.mark.slow
+def test_seq2seq_lm_harness_full():
+    _lm_harness(xla_mixed_training=True)
+
+
+def test_output_is_tied_to_shared_embedding():
+    lm = models.Seq2SeqLM(_backbone())
+    assert [w.path for w in lm.weights].count("token_embedding/embeddings") == 1
+    assert not any("dense" in w.path and w.shape[-1] == V for w in lm.weights)
+
+
+def test_masks_hide_padding_and_future():
+    backbone = _backbone(dropout=0.0)
+    inputs = _inputs()
+    changed = {k: v.copy() for k, v in inputs.items()}
+    changed["encoder_token_ids"][1, 5:] = 33  # padded source slots
+    changed["decoder_token_ids"][:, 8] = 44  # last target position (future of 0..7)
+    a = backbone(inputs)
+    b = backbone(changed)
+    np.testing.assert_allclose(a["encoder_sequence_output"][1, :5],
+                               b["encoder_sequence_output"][1, :5], atol=1e-5)
+    np.testing.assert_allclose(a["decoder_sequence_output"][:, :8],
+                               b["decoder_sequence_output"][:, :8], atol=1e-5)
+
+
+@pytest.mark.parametrize("jit_compile", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_cached_decoder_matches_full_forward(jit_compile):
+    lm = models.Seq2SeqLM(_backbone())
+    inputs = _inputs()
+    inputs["decoder_padding_mask"] = np.ones_like(inputs["decoder_padding_mask"])
+    full = lm(inputs).numpy()
+    encoded = lm.encode(inputs["encoder_token_ids"], inputs["encoder_padding_mask"])
+    mask = inputs["encoder_padding_mask"]
+
+    def next_fn(tokens, cache, index):  # t5x-style (tokens, cache, index) -> (logits, cache)
+        return lm.call_with_cache(tokens, cache, index, encoded, mask)
+    if jit_compile:
+        next_fn = tf.function(next_fn, jit_compile=True)
+    ids = inputs["decoder_token_ids"]
+    cache = lm.init_cache(B, 12)
+    logits, cache = next_fn(ids[:, :3], cache, tf.constant(0))
+    pieces = [logits.numpy()]
+    for i in range(3, T):
+        logits, cache = next_fn(ids[:, i:i + 1], cache, tf.constant(i))
+        pieces.append(logits.numpy())
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, atol=1e-5)
+
+
+@pytest.mark.parametrize("key", ["encoder_padding_mask", "decoder_token_ids"])
+def test_missing_key_raises(key):
+    inputs = {k: v for k, v in _inputs().items() if k != key}
+    with pytest.raises(ValueError, match=key):
+        models.Seq2SeqLM(_backbone())(inputs)
+
+
+def test_wrong_rank_raises():
+    inputs = _inputs()
+    inputs["encoder_token_ids"] = inputs["encoder_token_ids"][:, :, None]
+    with pytest.raises(ValueError, match="encoder_token_ids"):
+        _backbone()(inputs)
+
+
+def test_fit_learns_copy_task():
+    """Target = source; decoder input = [BOS] + source[:-1]."""
+    rng = np.random.default_rng(0)
+    n, length, vocab = 512, 6, 20
+    src = rng.integers(3, vocab, (n, length)).astype("int32")
+    dec_in = np.concatenate([np.ones((n, 1), "int32"), src[:, :-1]], 1)
+    ones = np.ones_like(src)
+    x = {"encoder_token_ids": src, "encoder_padding_mask": ones,
+         "decoder_token_ids": dec_in, "decoder_padding_mask": ones}
+    lm = models.Seq2SeqLM(_backbone(vocabulary_size=vocab, dropout=0.0))
+    lm.compile(optimizer=keras.optimizers.Adam(3e-3), loss=_sparse_ce(), jit_compile=True)
+    losses = lm.fit(x, src, batch_size=32, epochs=6, verbose=0).history["loss"]
+    assert losses[-1] < 0.3 * losses[0], losses  # chance is ln(17) ~ 2.8
