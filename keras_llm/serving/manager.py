@@ -95,12 +95,12 @@ class ModelManager:
     def _poll_model(self, model, initial):
         name, base = model.config.name, model.config.base_path
         on_disk = _version_dirs(base)
-        stable = {}
+        stable, seen = {}, {}
         for version, path in on_disk.items():
-            fingerprint = _fingerprint(path)
+            seen[version] = fingerprint = _fingerprint(path)
             if initial or model.seen.get(version) == fingerprint:
                 stable[version] = (path, fingerprint)
-        model.seen = {v: _fingerprint(p) for v, p in on_disk.items()}
+        model.seen = seen
         candidates = {v: pf for v, pf in stable.items() if not self._failed(model, v, pf[1])}
         wanted = _apply_policy(model.config.model_version_policy, sorted(candidates))
         for version in wanted:
@@ -160,7 +160,7 @@ class ModelManager:
 
         thread = threading.Thread(target=finish, daemon=True)
         thread.start()
-        self._unloaders.append(thread)
+        self._unloaders = [t for t in self._unloaders if t.is_alive()] + [thread]
 
     def wait_unloaded(self, timeout=None):
         for thread in list(self._unloaders):

@@ -100,3 +100,4 @@ def write_warmup(path, model_name, texts):
 if __name__ == "__main__":
     import sys
     write_toy_version(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+
