@@ -11,8 +11,14 @@ LABELS = ("negative", "positive")
 class ModelConfig:
     kind: str = "small"  # "minilm": BertBackbone.from_huggingface(minilm_dir()); "small": new BERT
     init_checkpoint: str = ""  # small only: a `.keras`/weights-bearing BertBackbone to start from
-    vocabulary: str = ""  # vocab.txt; "" = MiniLM's (minilm) or trained on SST-2 train (small)
-    vocabulary_size: int = 8000  # size of a vocabulary trained on SST-2 train
+    vocabulary: str = ""  # vocab.txt; "" = MiniLM's (minilm) or built from SST-2 train (small)
+    # small, without `vocabulary`: "train" = train_wordpiece_vocabulary on SST-2 train;
+    # "minilm_subset" = the most frequent MiniLM WordPieces on SST-2 train (+ specials, chars).
+    vocabulary_source: str = "train"
+    vocabulary_size: int = 8000
+    # small: "minilm_pca" = token/position/segment embeddings from MiniLM's, PCA-projected to
+    # hidden_dim (needs vocabulary_source="minilm_subset"); "" = random init.
+    init_embeddings: str = ""
     num_layers: int = 2
     num_heads: int = 4
     hidden_dim: int = 256
@@ -50,13 +56,16 @@ CONFIGS = {
         "minilm": SentimentConfig(
                 model=ModelConfig(kind="minilm", dropout=0.1),
                 train=TrainConfig(learning_rate=5e-5, epochs=1)),
-        # Small BERT shipped in saved_models/sentiment (8k vocabulary, 2 x 256).
+        # Small BERT shipped in saved_models/sentiment: 8k MiniLM-subset vocabulary, 2 layers
+        # x 256, embeddings initialized from MiniLM's by PCA, fine-tuned on SST-2 train.
         "small": SentimentConfig(
-                model=ModelConfig(kind="small"),
+                model=ModelConfig(kind="small", vocabulary_source="minilm_subset",
+                                  init_embeddings="minilm_pca"),
                 train=TrainConfig(learning_rate=5e-4, epochs=3, batch_size=32, weight_decay=0.01)),
         # Seconds-long runs for tests.
         "tiny": SentimentConfig(
-                model=ModelConfig(kind="small", vocabulary_size=400, num_layers=1, num_heads=2,
+                model=ModelConfig(kind="small", vocabulary_source="minilm_subset",
+                                  vocabulary_size=1000, num_layers=1, num_heads=2,
                                   hidden_dim=32, intermediate_dim=64, max_sequence_length=64),
                 train=TrainConfig(learning_rate=1e-3, epochs=1, batch_size=16),
                 sequence_length=32),

@@ -35,6 +35,11 @@ def prepare_vocabulary(config: config_lib.SentimentConfig, workdir, train_texts)
         tokens = _read_lines(config.model.vocabulary)
     elif config.model.kind == "minilm":
         tokens = _read_lines(paths.minilm_dir() / VOCAB_FILE)
+    elif config.model.vocabulary_source == "minilm_subset":
+        tokens = minilm_subset_vocabulary(train_texts, config.model.vocabulary_size)
+    elif config.model.vocabulary_source != "train":
+        raise ValueError(f"model.vocabulary_source must be 'train' or 'minilm_subset', got "
+                         f"{config.model.vocabulary_source!r}.")
     else:
         from keras_llm import tokenizers  # pylint: disable=import-outside-toplevel
         logging.info("Training a %d-token WordPiece vocabulary on %d texts.",
@@ -43,6 +48,48 @@ def prepare_vocabulary(config: config_lib.SentimentConfig, workdir, train_texts)
                 train_texts, config.model.vocabulary_size, lowercase=True)
     target.write_text("\n".join(tokens) + "\n", encoding="utf-8")
     return str(target)
+
+
+def minilm_subset_vocabulary(texts, size: int) -> List[str]:
+    """MiniLM's specials and single-character pieces, then its WordPieces most frequent in
+    `texts`, up to `size` tokens, in MiniLM's order (so embeddings can be copied over)."""
+    minilm = _read_lines(paths.minilm_dir() / VOCAB_FILE)
+    encoder = HostEncoder(str(paths.minilm_dir() / VOCAB_FILE), "keras_llm")
+    counts = np.bincount(np.concatenate([np.asarray(ids, np.int64) for ids in
+                                         encoder.encode(texts)]), minlength=len(minilm))
+    keep = {i for i, t in enumerate(minilm) if t.startswith("[") and t.endswith("]")
+            and not t.startswith("[unused")}
+    keep |= {i for i, t in enumerate(minilm)
+             if len(t.removeprefix("##")) == 1 and ord(t[-1]) < 0x250}  # Latin chars, ASCII
+    if len(keep) >= size:
+        raise ValueError(f"vocabulary_size={size} is too small for MiniLM's {len(keep)} "
+                         "special and single-character tokens.")
+    for i in np.argsort(-counts, kind="stable"):
+        if len(keep) >= size or counts[i] == 0:
+            break
+        keep.add(int(i))
+    return [minilm[i] for i in sorted(keep)]
+
+
+def init_embeddings_from_minilm(backbone, vocabulary: Sequence[str]) -> None:
+    """Token/position/segment embeddings from MiniLM, projected on the top `hidden_dim`
+    principal components of MiniLM's token embeddings (fit on the kept rows)."""
+    from keras_llm.models.bert import huggingface  # pylint: disable=import-outside-toplevel
+    weights = huggingface.read_weights(paths.minilm_dir())
+    minilm_ids = {t: i for i, t in enumerate(_read_lines(paths.minilm_dir() / VOCAB_FILE))}
+    missing = [t for t in vocabulary if t not in minilm_ids]
+    if missing:
+        raise ValueError(f"init_embeddings=minilm_pca needs MiniLM tokens; not in MiniLM: "
+                         f"{missing[:10]}")
+    tokens = weights["embeddings.word_embeddings.weight"][[minilm_ids[t] for t in vocabulary]]
+    mean = tokens.mean(axis=0)
+    _, _, components = np.linalg.svd(tokens - mean, full_matrices=False)
+    projection = components[:backbone.hidden_dim].T  # (384, D)
+    positions = weights["embeddings.position_embeddings.weight"][:backbone.max_sequence_length]
+    segments = weights["embeddings.token_type_embeddings.weight"][:backbone.num_segments]
+    backbone.token_embedding.embeddings.assign((tokens - mean) @ projection)
+    backbone.position_embedding.position_embeddings.assign(positions @ projection)
+    backbone.segment_embedding.embeddings.assign(segments @ projection)
 
 
 def _read_lines(path) -> List[str]:
@@ -62,6 +109,7 @@ class HostEncoder:
 
     def __init__(self, vocabulary: str, backend: str = "keras_llm"):
         tokens = _read_lines(vocabulary)
+        self.vocabulary_size = len(tokens)
         self.cls_id, self.sep_id = tokens.index("[CLS]"), tokens.index("[SEP]")
         self.pad_id = tokens.index("[PAD]")
         if backend == "keras_llm":
@@ -76,13 +124,18 @@ class HostEncoder:
             raise ValueError(f"host tokenizer backend must be keras_llm or huggingface, "
                              f"got {backend!r}.")
 
+    def encode(self, texts: Sequence[str]) -> List[List[int]]:
+        return self._encode(list(texts))
+
     def pack(self, texts: Sequence[str], sequence_length: int) -> List[List[int]]:
         return [data.pack(ids, sequence_length, self.cls_id, self.sep_id)
                 for ids in self._encode(list(texts))]
 
 
 # ---- model -----------------------------------------------------------------------------------
-def build_classifier(config: config_lib.SentimentConfig, vocabulary_size: int):
+def build_classifier(config: config_lib.SentimentConfig, vocabulary_size: int,
+                     vocabulary: Optional[str] = None):
+    """A BertClassifier; `vocabulary` (path) is needed only to initialize embeddings."""
     model_config = config.model
     if model_config.kind == "minilm":
         backbone = models.BertBackbone.from_huggingface(
@@ -96,6 +149,11 @@ def build_classifier(config: config_lib.SentimentConfig, vocabulary_size: int):
                 dropout=model_config.dropout)
         if model_config.init_checkpoint:
             backbone.load_weights(model_config.init_checkpoint)
+        if model_config.init_embeddings == "minilm_pca" and vocabulary is not None:
+            init_embeddings_from_minilm(backbone, _read_lines(vocabulary))
+        elif model_config.init_embeddings not in ("", "minilm_pca"):
+            raise ValueError(f"model.init_embeddings must be '' or 'minilm_pca', got "
+                             f"{model_config.init_embeddings!r}.")
     else:
         raise ValueError(f"model.kind must be 'minilm' or 'small', got {model_config.kind!r}.")
     if backbone.vocabulary_size != vocabulary_size:
@@ -182,7 +240,7 @@ def train(config: config_lib.SentimentConfig, workdir, host_tokenizer="keras_llm
                                  config.sequence_length, encoder.pad_id, shuffle=True,
                                  seed=tc.seed)
     steps = tc.epochs * len(batches) if not tc.max_steps else tc.max_steps
-    model = build_classifier(config, len(_read_lines(vocabulary)))
+    model = build_classifier(config, len(_read_lines(vocabulary)), vocabulary)
     if tc.freeze_token_embedding:
         model.backbone.token_embedding.trainable = False
     if tc.teacher_logits:

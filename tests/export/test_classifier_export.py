@@ -116,6 +116,7 @@ tf.saved_model.save(m, sys.argv[1], signatures={"serving_default": m.tok})
 """
 
 
+@pytest.mark.slow  # two extra TensorFlow processes (~1 min on a loaded 2-core machine)
 def test_check_cli_flags_tensorflow_text_ops(tmp_path):
     pytest.importorskip("tensorflow_text")
     path = tmp_path / "tftext_model"
