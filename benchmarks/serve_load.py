@@ -11,21 +11,27 @@ benchmarks/results/serve_load.json and .md (or --output_prefix).
 Goals (from the serving issue): batching at 32 clients >= 3x the req/s of no batching;
 p50 at 1 client within 2 ms of the in-process call.
 """
-import argparse
-import datetime
-import json
 import os
-import pathlib
-import platform
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import threading
-import time
-import urllib.request
+
+# Running `python benchmarks/serve_load.py` puts benchmarks/ first on sys.path, where a
+# file named like a stdlib module (e.g. tokenize.py) would shadow it: drop that entry.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import platform  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras_llm  # noqa: E402,F401
@@ -52,13 +58,58 @@ num_batch_threads { value: %d }
 """
 
 
+class HeavyModule(tf.Module):
+    """A stand-in for a small BERT classifier (hashing 'tokenizer', 4 attention blocks,
+    D=64, T=32) so batching has per-call work to amortize: text [B] -> label, probabilities."""
+
+    def __init__(self, blocks=4, width=64, length=32, buckets=2000, seed=0):
+        super().__init__()
+        rng = tf.random.Generator.from_seed(seed)
+        init = lambda *shape: tf.Variable(rng.normal(shape) * 0.1)
+        self.length, self.buckets = length, buckets
+        self.embedding = init(buckets, width)
+        self.blocks = [(init(width, 3 * width), init(width, width), init(width, 4 * width),
+                        init(4 * width, width)) for _ in range(blocks)]
+        self.head = init(width, 2)
+        self.names = tf.constant(["negative", "positive"])
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve(self, text):
+        words = tf.strings.split(tf.strings.lower(text))
+        ids = tf.strings.to_hash_bucket_fast(words, self.buckets)
+        ids = ids.to_tensor(shape=[None, self.length])                       # (B, T)
+        x = tf.gather(self.embedding, ids)                                    # (B, T, D)
+        for qkv_w, out_w, up_w, down_w in self.blocks:
+            q, k, v = tf.split(tf.einsum("btd,de->bte", x, qkv_w), 3, axis=-1)
+            attention = tf.nn.softmax(tf.einsum("bqd,bkd->bqk", q, k) / 8.0)  # (B, T, T)
+            x = _norm(x + tf.einsum("bte,ed->btd", tf.einsum("bqk,bkd->bqd", attention, v),
+                                    out_w))
+            x = _norm(x + tf.einsum("btf,fd->btd",
+                                    tf.nn.gelu(tf.einsum("btd,df->btf", x, up_w)), down_w))
+        logits = tf.reduce_mean(x, axis=1) @ self.head                        # (B, 2)
+        probabilities = tf.nn.softmax(logits)
+        return {"label": tf.gather(self.names, tf.argmax(logits, axis=1)),
+                "probabilities": probabilities}
+
+
+def _norm(x):
+    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+    return (x - mean) * tf.math.rsqrt(variance + 1e-6)
+
+
+def write_stand_in_model(path):
+    module = HeavyModule()
+    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+    return path
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def start_server(model_dir, name, workdir, batching, timeout_micros):
+def start_server(model_dir, name, workdir, batching, batching_params):
     base, version = pathlib.Path(model_dir).resolve().parent, int(pathlib.Path(model_dir).name)
     config = workdir / "models.config"
     config.write_text(f'model_config_list {{ config {{ name: "{name}" base_path: "{base}" '
@@ -69,7 +120,7 @@ def start_server(model_dir, name, workdir, batching, timeout_micros):
            f"--rest_api_port={rest_port}", f"--model_config_file={config}",
            "--file_system_poll_wait_seconds=0"]
     if batching:
-        (workdir / "batching.config").write_text(BATCHING % (timeout_micros, os.cpu_count()))
+        (workdir / "batching.config").write_text(batching_params)
         cmd += ["--enable_batching", f"--batching_parameters_file={workdir / 'batching.config'}"]
     log = open(workdir / f"server-{'batching' if batching else 'plain'}.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -154,6 +205,10 @@ def in_process_floor(model_dir, input_name, calls=300):
     return _ms(np.percentile(times, 50)), _ms(np.percentile(times, 99))
 
 
+def batching_text(args):
+    return BATCHING % (args.batch_timeout_micros, args.num_batch_threads)
+
+
 def _ms(seconds):
     return round(float(seconds) * 1000, 3)
 
@@ -168,12 +223,13 @@ def machine():
     except OSError:
         pass
     return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version(), "tensorflow": tf.__version__}
+            "python": platform.python_version(), "tensorflow": tf.__version__,
+            "load_average_1m": round(os.getloadavg()[0], 2)}
 
 
 def bench_mode(args, name, batching, workdir):
     proc, address, cmd = start_server(args.model_dir, name, workdir, batching,
-                                      args.batch_timeout_micros)
+                                      batching_text(args))
     cells = []
     try:
         requests = make_requests(name, args.input_name)
@@ -199,18 +255,26 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model_dir", default=str(default_model) if default_model.is_dir()
                         else None, help="a SavedModel version folder BASE/NAME/<version>")
+    parser.add_argument("--stand_in", action="store_true",
+                        help="build and use a small BERT-like stand-in model (no real weights)")
     parser.add_argument("--model_name", default=None, help="default: the folder's parent name")
     parser.add_argument("--input_name", default="text")
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch_timeout_micros", type=int, default=2000)
+    parser.add_argument("--num_batch_threads", type=int, default=1,
+                        help="1 leaves both cores to TF's intra-op threads inside one batch")
     parser.add_argument("--output_prefix", default=str(ROOT / "benchmarks/results/serve_load"))
     args = parser.parse_args(argv)
+    if args.stand_in:
+        args.model_dir = write_stand_in_model(
+                str(pathlib.Path(tempfile.mkdtemp(prefix="stand-in-")) / "bert_like" / "1"))
     if not args.model_dir:
-        parser.error("saved_models/sentiment/1 does not exist: pass --model_dir")
+        parser.error("saved_models/sentiment/1 does not exist: pass --model_dir or --stand_in")
     args.clients = [int(c) for c in args.clients.split(",")]
     name = args.model_name or pathlib.Path(args.model_dir).resolve().parent.name
+    load_before = round(os.getloadavg()[0], 2)
     floor_p50, floor_p99 = in_process_floor(args.model_dir, args.input_name)
     print(f"in-process call: p50 {floor_p50} ms, p99 {floor_p99} ms", flush=True)
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="serve-load-"))
@@ -220,6 +284,7 @@ def main(argv=None):
                 args, name, batching, workdir)
         cells += mode_cells
     report = summarize(args, name, cells, floor_p50, floor_p99, commands, exit_codes)
+    report["machine"]["load_average_1m_at_start"] = load_before
     write_report(report, args.output_prefix)
     return 0
 
@@ -234,7 +299,7 @@ def summarize(args, name, cells, floor_p50, floor_p99, commands, exit_codes):
             "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": machine(), "model_dir": str(pathlib.Path(args.model_dir).resolve()),
             "model_name": name, "duration_s": args.duration, "repeats": args.repeats,
-            "batching_parameters": BATCHING % (args.batch_timeout_micros, os.cpu_count()),
+            "batching_parameters": batching_text(args),
             "server_commands": commands, "server_exit_codes": exit_codes,
             "in_process": {"p50_ms": floor_p50, "p99_ms": floor_p99}, "cells": cells,
             "goals": {f"batching_speedup_at_{top}_clients": speedup,
