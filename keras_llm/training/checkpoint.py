@@ -55,12 +55,16 @@ def check_config(workdir: str, config: TrainConfig, write: bool) -> None:
 
 
 def rng_variables(model: keras.Model) -> dict:
-    """State variables of every SeedGenerator (dropout) so resumed dropout masks continue."""
-    found = {}
+    """State variables of every SeedGenerator (dropout) so resumed dropout masks continue.
+
+    Keyed by traversal order (stable for a given model config, which check_config enforces).
+    """
+    found, seen = {}, set()
     for layer in model._flatten_layers():  # pylint: disable=protected-access
-        for name, value in vars(layer).items():
-            if isinstance(value, keras.random.SeedGenerator):
-                found[f"{layer.path}/{name}".replace("/", "__")] = value.state.value
+        for generator in getattr(layer, "_seed_generators", []):
+            if id(generator) not in seen:
+                seen.add(id(generator))
+                found[f"seed_{len(found)}_{layer.name}"] = generator.state.value
     return found
 
 

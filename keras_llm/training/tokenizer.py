@@ -5,7 +5,6 @@ for tests and tiny configs; real runs use `keras_llm.tokenizers` WordPiece or by
 All tokenizers are Keras layers mapping tf.string (B,) -> ragged int32 (B, None) in graph mode,
 so they run inside `tf.data.Dataset.map`.
 """
-import json
 import os
 import pathlib
 from typing import List
@@ -89,13 +88,14 @@ def build_tokenizer(config: TokenizerConfig, workdir: str, texts_fn):
             raise ValueError(f"tokenizer.vocabulary={vocab_path!r} does not exist.")
         logging.info("Training a %d-token byte-level BPE vocabulary.", config.vocabulary_size)
         vocab, merges = tokenizers.train_bpe(list(texts_fn()), config.vocabulary_size)
-        _atomic_write(merges_path, "".join(_merge_line(m) + "\n" for m in merges))
-        _atomic_write(vocab_path, json.dumps(vocab, ensure_ascii=False))
+        # Merges first, vocab last: an existing vocab.json marks a complete pair of files.
+        tmp_dir = f"{vocab_dir}.tmp-{os.getpid()}"
+        tmp_vocab, tmp_merges = tokenizers.save_bpe(vocab, merges, tmp_dir)
+        os.makedirs(os.path.dirname(vocab_path), exist_ok=True)
+        os.replace(tmp_merges, merges_path)
+        os.replace(tmp_vocab, vocab_path)
+        os.rmdir(tmp_dir)
     return tokenizers.BytePairTokenizer(vocab_path, merges_path)
-
-
-def _merge_line(merge) -> str:
-    return merge if isinstance(merge, str) else " ".join(merge)
 
 
 def _atomic_write(path: str, text: str) -> None:

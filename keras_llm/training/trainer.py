@@ -238,7 +238,7 @@ def _run(config: TrainConfig, workdir: str, strategy, chief: bool) -> TrainResul
             progbar.update(s, [("loss", loss), ("lr", lr), ("tok/s", rate)])
             if chief:
                 _append_json(history, {"step": s, "loss": loss, "lr": lr, "tokens_per_second": rate})
-        if s % config.eval_every == 0 or s == config.num_steps:
+        if config.data.max_eval_batches and (s % config.eval_every == 0 or s == config.num_steps):
             eval_metrics = _evaluate(steps, eval_ds)
             _write_summaries(eval_writer, s, eval_metrics)
             logging.info("step %d eval %s", s, eval_metrics)

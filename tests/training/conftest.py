@@ -61,12 +61,16 @@ def run_cli(config, workdir, overrides, timeout=300, **kwargs):
 
 
 def model_weights(checkpoint_dir):
-    """{name: array} of the model variables in the newest checkpoint of a directory."""
+    """{name: array} of the model variables in the newest checkpoint of a directory.
+
+    Variables are keyed by their first path in the object graph, which for trainable weights is
+    often the optimizer's reference list rather than the model.
+    """
     path = tf.train.latest_checkpoint(str(checkpoint_dir))
     assert path, f"no checkpoint in {checkpoint_dir}"
     reader = tf.train.load_checkpoint(path)
     return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(path)
-            if name.startswith("model/")}
+            if name.startswith(("model/", "optimizer/_trainable_variables/"))}
 
 
 def assert_same_weights(a, b, atol):
