@@ -1,0 +1,150 @@
+"""WordPiece tokenization throughput: keras_llm host and graph paths vs tensorflow-text
+(FastBertTokenizer, BertTokenizer) and Hugging Face `tokenizers`, same 10,000 SST-2 sentences,
+same batches, one run, median of repeats.
+
+    python benchmarks/tokenize.py [--sentences 10000] [--batch_size 1024] [--repeats 5]
+
+Writes benchmarks/results/tokenize.{json,md}.
+"""
+import sys
+
+# This file shares its name with the standard library's `tokenize` (imported by inspect, numpy,
+# TensorFlow): drop the script's own folder from the import path before importing anything.
+if sys.path and sys.path[0] and __file__.startswith(sys.path[0]):
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras_llm  # noqa: E402,F401
+import tensorflow as tf  # noqa: E402
+
+from keras_llm import tokenizers  # noqa: E402
+from keras_llm.utils import paths  # noqa: E402
+
+RESULTS = paths.PROJECT_ROOT / "benchmarks" / "results"
+
+
+def load_sentences(n):
+    with open(paths.shared_data_dir() / "sst2" / "train.tsv", encoding="utf-8") as f:
+        rows = [line.rstrip("\n").rsplit("\t", 1)[0] for line in f][1:]
+    return rows[:n]
+
+
+def batches(texts, size):
+    return [tf.constant(texts[i:i + size]) for i in range(0, len(texts), size)]
+
+
+def time_graph(fn, tensors):
+    def run():
+        for t in tensors:
+            out = fn(t)
+        # Results are materialised by the eager call; touch the last one to be sure.
+        tf.nest.map_structure(lambda x: x.numpy() if hasattr(x, "numpy") else x, out)
+    return run
+
+
+def make_runners(texts, batch_size, vocab_path):
+    import tensorflow_text as tf_text  # pylint: disable=import-outside-toplevel
+    from tokenizers import BertWordPieceTokenizer  # pylint: disable=import-outside-toplevel
+    tensors = batches(texts, batch_size)
+    ours = tokenizers.WordPieceTokenizer(vocab_path)
+    spec = [tf.TensorSpec([None], tf.string)]
+    graph = tf.function(lambda s: ours(s).flat_values, input_signature=spec)
+    with open(vocab_path, encoding="utf-8") as f:
+        vocab = [line.rstrip("\n") for line in f]
+    fast = tf_text.FastBertTokenizer(vocab, lower_case_nfd_strip_accents=True,
+                                     token_out_type=tf.int64)
+    fast_fn = tf.function(lambda s: fast.tokenize(s).flat_values, input_signature=spec)
+    bert = tf_text.BertTokenizer(vocab_path, lower_case=True, token_out_type=tf.int64)
+    bert_fn = tf.function(lambda s: bert.tokenize(s).flat_values, input_signature=spec)
+    hf = BertWordPieceTokenizer(vocab_path, lowercase=True)
+
+    def host_cold():
+        ours._char_cache, ours._chunk_cache, ours._word_cache = {}, {}, {}  # pylint: disable=protected-access
+        for i in range(0, len(texts), batch_size):
+            ours.encode(texts[i:i + batch_size])
+
+    def host_warm():
+        for i in range(0, len(texts), batch_size):
+            ours.encode(texts[i:i + batch_size])
+
+    def hf_run():
+        for i in range(0, len(texts), batch_size):
+            hf.encode_batch(texts[i:i + batch_size], add_special_tokens=False)
+
+    return {
+            "keras_llm graph (tf.function, core ops)": time_graph(graph, tensors),
+            "tensorflow-text FastBertTokenizer": time_graph(fast_fn, tensors),
+            "tensorflow-text BertTokenizer": time_graph(bert_fn, tensors),
+            "keras_llm host (Python, cold caches)": host_cold,
+            "keras_llm host (Python, warm caches)": host_warm,
+            "HF tokenizers BertWordPieceTokenizer (Rust, encode_batch)": hf_run,
+    }
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
+    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu": cpu,
+            "python": platform.python_version(), "tensorflow": tf.__version__}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sentences", type=int, default=10000)
+    parser.add_argument("--batch_size", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    texts = load_sentences(args.sentences)
+    runners = make_runners(texts, args.batch_size, str(paths.minilm_dir() / "vocab.txt"))
+    for run in runners.values():
+        run()  # warm-up: tracing, table initialisation, thread pools
+    times = {name: [] for name in runners}
+    for _ in range(args.repeats):  # interleaved, so machine noise hits every method alike
+        for name, run in runners.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+    fast = statistics.median(times["tensorflow-text FastBertTokenizer"])
+    rows = []
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        rows.append({"method": name, "median_seconds": round(med, 4),
+                     "sentences_per_second": round(len(texts) / med),
+                     "speed_vs_tftext_fast": round(fast / med, 3),
+                     "seconds_all_repeats": [round(t, 4) for t in ts]})
+        print(f"{name:60s} {len(texts) / med:10.0f} sent/s  x{fast / med:.2f} of FastBert")
+    graph_ratio = next(r["speed_vs_tftext_fast"] for r in rows if r["method"].startswith(
+            "keras_llm graph"))
+    report = {"command": "python " + " ".join(sys.argv),
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine(), "sentences": len(texts), "batch_size": args.batch_size,
+              "repeats": args.repeats, "goal": "graph path >= 0.5x tensorflow-text FastBertTokenizer",
+              "graph_vs_fast_ratio": graph_ratio, "goal_met": graph_ratio >= 0.5, "results": rows}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "tokenize.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    lines = ["# WordPiece tokenization throughput", "",
+             f"Command: `{report['command']}`  ", f"Date (UTC): {report['date']}  ",
+             f"Machine: {report['machine']}  ",
+             f"Data: first {len(texts)} SST-2 train sentences, batches of {args.batch_size}, "
+             f"median of {args.repeats} interleaved repeats (after one warm-up), MiniLM uncased "
+             "vocabulary. The machine is shared with other jobs, so absolute numbers are noisy; "
+             "the ratios are measured side by side.", "",
+             "| method | sentences/s | x FastBertTokenizer |", "|---|---|---|"]
+    lines += [f"| {r['method']} | {r['sentences_per_second']} | {r['speed_vs_tftext_fast']} |"
+              for r in rows]
+    lines += ["", f"Goal (graph >= 0.5x FastBertTokenizer): "
+              f"{'met' if report['goal_met'] else 'NOT met'} ({graph_ratio}x)."]
+    (RESULTS / "tokenize.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
