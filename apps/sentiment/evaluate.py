@@ -14,7 +14,6 @@ from absl import flags
 
 import keras_llm  # noqa: F401  (TensorFlow backend before keras)
 from apps.sentiment import data
-from apps.sentiment import flags as sentiment_flags
 from apps.sentiment import lib
 
 FLAGS = flags.FLAGS

@@ -6,7 +6,6 @@ Shapes: B batch, T tokens, N examples, C = 2 classes.
 """
 import dataclasses
 import json
-import os
 import pathlib
 import time
 from typing import List, Optional, Sequence
@@ -183,7 +182,9 @@ def config_from_dict(d: dict) -> config_lib.SentimentConfig:
 
 # ---- losses ----------------------------------------------------------------------------------
 def distillation_loss(weight: float):
-    """y_true (B, 1 + C) = [label, teacher logits]: (1-w) CE + w MSE on logits (Tang et al. 2019)."""
+    """y_true (B, 1 + C) = [label, teacher logits] -> (1-w) CE + w MSE on logits.
+
+    Logit matching as in Tang et al. 2019, "Distilling task-specific knowledge from BERT"."""
     def loss(y_true, y_pred):
         labels = tf.cast(y_true[:, 0], tf.int32)
         ce = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
@@ -251,7 +252,8 @@ def train(config: config_lib.SentimentConfig, workdir, host_tokenizer="keras_llm
     model.compile(optimizer=make_optimizer(tc, steps), loss=loss, metrics=metrics)
     epochs = tc.epochs if not tc.max_steps else 1
     steps_per_epoch = None if not tc.max_steps else min(tc.max_steps, len(batches))
-    model.fit(batches.dataset().repeat() if tc.max_steps else batches.dataset(), epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=1)
+    dataset = batches.dataset().repeat() if tc.max_steps else batches.dataset()
+    model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=1)
     train_seconds = time.time() - start
     model.save_weights(workdir / WEIGHTS_FILE)
     metrics = evaluate_model(config, vocabulary, model, "dev", host_tokenizer)

@@ -7,6 +7,8 @@
 Writes config.json, vocab.txt, model.weights.h5 and metrics.json (dev accuracy) to --workdir.
 """
 import json
+import pathlib
+import sys
 
 from absl import app
 from absl import flags
@@ -27,6 +29,8 @@ def main(argv):
     del argv
     config = override(config_lib.get_config(FLAGS.config), FLAGS.override)
     metrics = lib.train(config, FLAGS.workdir, FLAGS.host_tokenizer)
+    metrics["command"] = "python -m apps.sentiment.train " + " ".join(sys.argv[1:])
+    (pathlib.Path(FLAGS.workdir) / lib.METRICS_FILE).write_text(json.dumps(metrics, indent=2))
     print(json.dumps(metrics, indent=2))
 
 

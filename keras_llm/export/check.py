@@ -126,12 +126,12 @@ def synthesize(alias: str, spec: tf.TensorSpec) -> tf.Tensor:
 
 
 def _run(loaded, name, inputs, source) -> SignatureRun:
-    described = {k: f"{tf.as_dtype(np.asarray(v).dtype if not isinstance(v, tf.Tensor) else v.dtype).name} "
-                    f"{list(np.shape(v))}" for k, v in inputs.items()}
+    inputs = {k: tf.constant(v) for k, v in inputs.items()}
+    described = {k: f"{v.dtype.name} {v.shape.as_list()}" for k, v in inputs.items()}
     if name not in loaded.signatures:
         return SignatureRun(name, described, {}, source, f"no signature named {name!r}")
     try:
-        outputs = loaded.signatures[name](**{k: tf.constant(v) for k, v in inputs.items()})
+        outputs = loaded.signatures[name](**inputs)
     except (tf.errors.OpError, TypeError, ValueError) as e:
         return SignatureRun(name, described, {}, source, f"{type(e).__name__}: {e}"[:500])
     shown = {k: f"{v.dtype.name} {v.shape.as_list()}" for k, v in outputs.items()}

@@ -46,7 +46,8 @@ def write_warmup_requests(export_dir, logs: Sequence[prediction_log_pb2.Predicti
     if not logs:
         raise ValueError("No warmup requests given.")
     if len(logs) > MAX_RECORDS:
-        raise ValueError(f"TF Serving replays at most {MAX_RECORDS} warmup records, got {len(logs)}.")
+        raise ValueError(f"TF Serving replays at most {MAX_RECORDS} warmup records, "
+                         f"got {len(logs)}.")
     directory = os.path.join(export_dir, WARMUP_DIR)
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, WARMUP_FILE)

@@ -1,0 +1,91 @@
+"""Collects SST-2 dev accuracies of the sentiment app into benchmarks/results/sentiment_sst2.*
+
+    python scripts/sentiment_sst2_results.py --minilm_workdir=RUNS/minilm \
+        --small_workdir=RUNS/small --saved_model=saved_models/sentiment/1
+
+Reads each workdir's metrics.json (dev accuracy measured by apps.sentiment.train, training
+time, the train command) and re-measures the shipped SavedModel's dev accuracy through its
+`serving_default` signature (raw text, in-graph tokenizer). Full pipeline: scripts/sentiment_sst2.sh.
+"""
+import datetime
+import json
+import os
+import pathlib
+import platform
+import sys
+
+import tensorflow as tf
+from absl import app
+from absl import flags
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import keras_llm  # noqa: E402,F401
+from apps.sentiment import data  # noqa: E402
+from apps.sentiment import lib  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("minilm_workdir", None, "Workdir of the MiniLM fine-tune.", required=True)
+flags.DEFINE_string("small_workdir", None, "Workdir of the shipped small model.", required=True)
+flags.DEFINE_string("saved_model", "saved_models/sentiment/1", "Exported small model.")
+flags.DEFINE_multi_string("note", [], "Extra lines for the Markdown report.")
+RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+GOALS = {"minilm": 0.90, "small": 0.82}
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
+    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu": cpu,
+            "python": platform.python_version(), "tensorflow": tf.__version__}
+
+
+def run_entry(name, workdir):
+    workdir = pathlib.Path(workdir)
+    metrics = json.loads((workdir / lib.METRICS_FILE).read_text())
+    config = json.loads((workdir / lib.CONFIG_FILE).read_text())
+    return {"model": name, "dev_accuracy": round(metrics["dev_accuracy"], 4),
+            "goal": GOALS[name], "goal_met": metrics["dev_accuracy"] >= GOALS[name],
+            "train_seconds": metrics["train_seconds"], "train_examples": metrics["train_examples"],
+            "train_steps": metrics["train_steps"], "command": metrics.get("command", ""),
+            "config": config}
+
+
+def main(argv):
+    del argv
+    runs = [run_entry("minilm", FLAGS.minilm_workdir), run_entry("small", FLAGS.small_workdir)]
+    saved = lib.evaluate_saved_model(FLAGS.saved_model, data.sst2_dir() / "dev.tsv")
+    size = sum(p.stat().st_size for p in pathlib.Path(FLAGS.saved_model).rglob("*") if p.is_file())
+    report = {"command": "python scripts/sentiment_sst2_results.py " + " ".join(sys.argv[1:]),
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine(), "runs": runs,
+              "saved_model": {"path": FLAGS.saved_model, "dev_accuracy": round(saved["accuracy"], 4),
+                              "size_mb": round(size / 2**20, 2),
+                              "measured_by": "serving_default on raw dev text (in-graph tokenizer)"},
+              "notes": FLAGS.note}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "sentiment_sst2.json").write_text(json.dumps(report, indent=1) + "\n")
+    (RESULTS / "sentiment_sst2.md").write_text(markdown(report))
+    print(json.dumps(report, indent=1))
+
+
+def markdown(report):
+    lines = ["# Sentiment: SST-2 dev accuracy (872 sentences)", "",
+             f"Date: {report['date']}  ", f"Machine: {report['machine']}  ",
+             f"Collected by: `{report['command']}`", "",
+             "| model | dev accuracy | goal | training time (s) | train examples / steps |",
+             "|---|---|---|---|---|"]
+    for r in report["runs"]:
+        lines.append(f"| {r['model']} | {r['dev_accuracy']:.4f} | >= {r['goal']} "
+                     f"({'met' if r['goal_met'] else 'NOT met'}) | {r['train_seconds']} | "
+                     f"{r['train_examples']} / {r['train_steps']} |")
+    saved = report["saved_model"]
+    lines += ["", f"Shipped SavedModel `{saved['path']}` ({saved['size_mb']} MB): dev accuracy "
+              f"{saved['dev_accuracy']:.4f}, {saved['measured_by']}.", "", "Commands:", ""]
+    lines += [f"- {r['model']}: `{r['command']}`" for r in report["runs"]]
+    lines += [""] + [f"- {n}" for n in report["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    app.run(main)
