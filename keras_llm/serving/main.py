@@ -122,6 +122,8 @@ def run():
     sys.modules["__main__"].__doc__ = __doc__  # absl --help prints the main module's doc
     for flag in flags.FLAGS.get_key_flags_for_module(sys.modules[__name__]):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    if any(arg in ("--help", "-h", "-?", "--helpshort") for arg in sys.argv[1:]):
+        app.usage(shorthelp=True, writeto_stdout=True, exitcode=0)  # absl alone exits 1
     app.run(_main)
 
 
