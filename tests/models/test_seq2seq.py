@@ -130,9 +130,10 @@ def test_fit_learns_copy_task():
     ones = np.ones_like(src)
     x = {"encoder_token_ids": src, "encoder_padding_mask": ones,
          "decoder_token_ids": dec_in, "decoder_padding_mask": ones}
-    lm = models.Seq2SeqLM(_backbone(vocabulary_size=vocab, dropout=0.0))
+    lm = models.Seq2SeqLM(_backbone(vocabulary_size=vocab, dropout=0.0,
+                                    num_encoder_layers=1, num_decoder_layers=1))
     lm.compile(optimizer=keras.optimizers.Adam(3e-3), loss=_sparse_ce(), jit_compile=False)
-    losses = lm.fit(x, src, batch_size=32, epochs=6, verbose=0).history["loss"]
-    # Chance is ln(17) ~ 2.8. Measured (seed 1234, 2026-11-22): 2.83 -> 1.47 after 6 epochs;
+    losses = lm.fit(x, src, batch_size=32, epochs=5, verbose=0).history["loss"]
+    # Chance is ln(17) ~ 2.8. Measured (seed 1234, 2026-11-22): 2.79 -> 0.11 after 5 epochs;
     # the alignment is learned abruptly, so the bound leaves room for run-to-run noise.
-    assert losses[-1] < 0.7 * losses[0] and losses[-1] < 2.0, losses
+    assert losses[-1] < 0.3 * losses[0], losses
