@@ -99,3 +99,25 @@ def test_serve_help_lists_flags():
                  "--rest_api_bind_address:", "--max_request_bytes:",
                  "--file_system_poll_wait_seconds:", "--rest_api_timeout_in_ms:"):
         assert flag in done.stdout, flag
+
+
+def test_manager_loads_a_new_version_only_once_its_files_are_stable(tmp_path, toy_versions):
+    from tests.serving.conftest import copy_version
+    base = str(tmp_path / "toy")
+    copy_version(toy_versions, 1, base)
+    models = manager.ModelManager()
+    models.set_config(config_lib.single_model_config("toy", base))
+    assert [(v, s) for v, s, _ in models.status("toy")] == [(1, "AVAILABLE")]
+    copy_version(toy_versions, 2, base)
+    models.poll()        # first sighting: not loaded yet (could still be being written)
+    assert [v for v, _, _ in models.status("toy")] == [1]
+    models.poll()        # unchanged since the last poll: load it, then unload version 1
+    models.wait_unloaded(timeout=30)
+    assert [(v, s) for v, s, _ in models.status("toy")] == [(2, "AVAILABLE"), (1, "END")]
+    with models.acquire("toy") as entry:
+        assert entry.version == 2
+    models.set_config(config_lib.single_model_config("other", base))
+    with pytest.raises(ServingError, match=r"Latest\(toy\)"):
+        models.acquire("toy").__enter__()
+    with models.acquire("other") as entry:
+        assert entry.version == 2
