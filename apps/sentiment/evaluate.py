@@ -26,6 +26,8 @@ flags.DEFINE_string("save_logits", None, "With --workdir: save logits (N, 2) as 
 flags.DEFINE_enum("host_tokenizer", "keras_llm", ["keras_llm", "huggingface"],
                   "Host-side tokenization for --workdir.")
 flags.DEFINE_integer("batch_size", 64, "Inference batch size.")
+flags.DEFINE_integer("max_examples", 0, "Only the first N rows (0 = all); with --save_logits "
+                     "the other rows get NaN logits (distillation then uses their labels).")
 
 
 def main(argv):
@@ -38,12 +40,14 @@ def main(argv):
     else:
         config, vocabulary, model = lib.load_workdir(FLAGS.workdir)
         texts, labels = data.read_tsv(tsv)
-        logits = lib.predict_logits(config, vocabulary, model, texts, FLAGS.host_tokenizer,
+        n = FLAGS.max_examples or len(texts)
+        logits = lib.predict_logits(config, vocabulary, model, texts[:n], FLAGS.host_tokenizer,
                                     FLAGS.batch_size)
-        metrics = {"accuracy": float(np.mean(logits.argmax(-1) == labels)),
-                   "examples": len(labels)}
+        metrics = {"accuracy": float(np.mean(logits.argmax(-1) == labels[:n])), "examples": n}
         if FLAGS.save_logits:
-            np.save(FLAGS.save_logits, logits.astype(np.float32))
+            full = np.full((len(texts), logits.shape[1]), np.nan, np.float32)
+            full[:n] = logits
+            np.save(FLAGS.save_logits, full)
     print(json.dumps({"split": FLAGS.split, **metrics}, indent=2))
 
 

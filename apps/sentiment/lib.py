@@ -184,12 +184,17 @@ def config_from_dict(d: dict) -> config_lib.SentimentConfig:
 def distillation_loss(weight: float):
     """y_true (B, 1 + C) = [label, teacher logits] -> (1-w) CE + w MSE on logits.
 
-    Logit matching as in Tang et al. 2019, "Distilling task-specific knowledge from BERT"."""
+    Logit matching as in Tang et al. 2019, "Distilling task-specific knowledge from BERT".
+    Rows whose teacher logits are NaN (not computed) get the plain CE loss."""
     def loss(y_true, y_pred):
         labels = tf.cast(y_true[:, 0], tf.int32)
         ce = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
-        mse = tf.reduce_mean(tf.square(y_pred - y_true[:, 1:]), axis=-1)
-        return (1.0 - weight) * ce + weight * mse
+        teacher = y_true[:, 1:]  # (B, C)
+        has_teacher = tf.reduce_all(tf.math.is_finite(teacher), axis=-1)  # (B,)
+        mse = tf.reduce_mean(tf.square(y_pred - tf.where(tf.math.is_finite(teacher), teacher,
+                                                         0.0)), axis=-1)
+        distilled = (1.0 - weight) * ce + weight * mse
+        return tf.where(has_teacher, distilled, ce)
     return loss
 
 
