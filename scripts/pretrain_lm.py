@@ -85,8 +85,6 @@ def main(argv):
     start = time.time()
     result = training.train(config, FLAGS.workdir)
     wall = time.time() - start
-    if FLAGS.export_dir:
-        export_backbone(result, config, FLAGS.export_dir)
     note = ("Perplexity is over the next token (CLM)." if config.objective == "clm" else
             "MLM perplexity = exp(cross-entropy on the 15% masked positions), not comparable "
             "to a causal LM's perplexity.")
@@ -106,6 +104,8 @@ def main(argv):
                      "held_out": f"last {config.data.eval_fraction:.0%} of each file"},
             "note": note}
     write_results(summary)
+    if FLAGS.export_dir:
+        export_backbone(result, config, FLAGS.export_dir)
 
 
 if __name__ == "__main__":

@@ -246,6 +246,8 @@ def _run(config: TrainConfig, workdir: str, strategy, chief: bool) -> TrainResul
                 _append_json(history, {"step": s, "eval": eval_metrics})
         if s % config.checkpoint_every == 0 or s == config.num_steps:
             manager.save(checkpoint_number=s)
+    if eval_metrics is None and config.data.max_eval_batches:
+        eval_metrics = _evaluate(steps, eval_ds)  # e.g. restarted after the final checkpoint
     rate = timed_tokens / timed_seconds if timed_seconds else 0.0
     return TrainResult(model, backbone, tokenizer, int(step.numpy()), start, losses,
                        eval_metrics, rate)
