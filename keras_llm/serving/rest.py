@@ -1,7 +1,8 @@
 """REST front end: /v1/models/... on a stdlib ThreadingHTTPServer.
 
 Besides TF Serving's routes it serves GET /healthz (200 while serving, with
-{"models": {name: true if a version is AVAILABLE}}; 503 while shutting down) and the Prometheus path of --monitoring_config_file.
+{"models": {name: true if a version is AVAILABLE}}; 503 while shutting down) and
+the Prometheus path of --monitoring_config_file.
 """
 import http.server
 import json
@@ -81,10 +82,10 @@ class RestApp:
         if not isinstance(signature_name, str):
             raise errors.invalid("'signature_name' must be a string")
         with self.service.manager.acquire(name, version, label) as entry:
-            signature = entry.loaded.signatures.get(signature_name or "serving_default")
+            key = signature_name or "serving_default"
+            signature = entry.loaded.signatures.get(key)
             if signature is None:
-                raise errors.invalid(f'Serving signature name: "{signature_name or "serving_default"}"'
-                                     " not found in signature def")
+                raise errors.invalid(f'Serving signature name: "{key}" not found in signature def')
             inputs, row_format = rest_json.parse_predict_body(payload, signature)
             outputs = self.service.run_predict(entry, signature, inputs, (), self.timeout)
         return rest_json.predict_response(outputs, row_format)

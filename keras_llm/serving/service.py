@@ -3,12 +3,10 @@
 Works on tensorflow_serving.apis protos; REST builds the same protos or calls the
 array-level helpers (`run_predict`) after parsing JSON with the signature's dtypes.
 """
-import time
 
 import numpy as np
 import tensorflow as tf
 from google.protobuf import any_pb2
-from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import get_model_status_pb2
@@ -18,7 +16,6 @@ from tensorflow_serving.apis import regression_pb2
 
 from keras_llm.serving import config as config_lib
 from keras_llm.serving import errors
-from keras_llm.serving import servable
 
 MAX_ELEMENTS = 1 << 26   # a tiny proto must not make the server allocate gigabytes
 STATE_NUMBER = {"UNKNOWN": 0, "START": 10, "LOADING": 20, "AVAILABLE": 30,

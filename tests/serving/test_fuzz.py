@@ -1,10 +1,8 @@
 """Fuzzing REST bodies and gRPC TensorProtos: every bad request gets a clean 4xx /
 INVALID_ARGUMENT-style answer, and the server keeps serving."""
-import json
 
 import grpc
 import hypothesis
-import numpy as np
 import pytest
 from hypothesis import strategies as st
 from tensorflow.core.framework import tensor_pb2
