@@ -14,6 +14,9 @@ syllables decomposing into jamo, or characters dropped entirely).
 """
 import dataclasses
 import functools
+import os
+import pathlib
+import tempfile
 import unicodedata
 
 import numpy as np
@@ -111,9 +114,41 @@ class NormalizationTable:
         return tuple(zip(self.multi_cps[row, :n].tolist(), self.multi_cls[row, :n].tolist()))
 
 
+_FIELDS = ("starts", "delta", "cls", "multi", "multi_cps", "multi_cls", "multi_len")
+_TABLE_VERSION = 2  # bump when the rules above change
+
+
+def _cache_path(lowercase, strip_accents):
+    root = pathlib.Path(os.environ.get("KERAS_LLM_CACHE",
+                                       pathlib.Path.home() / ".cache" / "keras_llm"))
+    name = (f"bert_normalization_v{_TABLE_VERSION}_unicode{unicodedata.unidata_version}_"
+            f"lower{int(lowercase)}_strip{int(strip_accents)}.npz")
+    return root / name
+
+
 @functools.lru_cache(maxsize=4)
 def build_table(lowercase, strip_accents):
-    """The NormalizationTable for BERT's basic tokenizer with these options (about 1 s)."""
+    """The NormalizationTable for these options, cached on disk per Unicode version (building
+    it walks all 1.1 M code points: seconds)."""
+    path = _cache_path(lowercase, strip_accents)
+    try:
+        with np.load(path) as data:
+            return NormalizationTable(**{k: data[k] for k in _FIELDS})
+    except (OSError, KeyError, ValueError):
+        pass
+    table = _build_table(lowercase, strip_accents)
+    try:  # atomic write; a read-only home just means no cache
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{k: getattr(table, k) for k in _FIELDS})
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return table
+
+
+def _build_table(lowercase, strip_accents):
     starts, delta, cls, multi = [], [], [], []
     rows = []
     for cp in range(MAX_CODE_POINT + 1):
