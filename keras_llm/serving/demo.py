@@ -18,6 +18,8 @@ import tempfile
 import time
 import urllib.request
 
+import numpy as np
+
 SENTENCES = ["A wonderful, moving film with a great cast.",
              "Dull plot, wooden acting, a waste of two hours.",
              "It was fine."]
@@ -79,7 +81,8 @@ def query(client, name, sentences):
     outputs = client.predict(name, {alias: sentences})
     lines = []
     for i, sentence in enumerate(sentences):
-        answer = {k: (v[i].decode() if isinstance(v[i], bytes) else v[i].round(3).tolist())
+        answer = {k: (v[i].decode("utf-8", "replace") if isinstance(v[i], bytes)
+                      else [round(float(x), 3) for x in np.ravel(v[i])])
                   for k, v in outputs.items()}
         lines.append(f"  [{client.protocol}] {name}: {sentence!r} -> {answer}")
     return lines
