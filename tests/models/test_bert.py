@@ -42,26 +42,27 @@ def test_backbone_harness_full():
                            xla_mixed_training=True)
 
 
-def _masked_lm_harness(**kwargs):
+def _masked_lm_harness(num_layers=2, **kwargs):
     inputs = dict(_inputs(), mask_positions=np.array([[1, 3], [0, 4]], "int32"))
-    harness.run_model_test(lambda: models.BertMaskedLM(_backbone()), inputs,
+    harness.run_model_test(lambda: models.BertMaskedLM(_backbone(num_layers=num_layers)), inputs,
                            targets=np.array([[5, 6], [7, 8]], "int32"), loss=_sparse_ce(),
                            expected_output_shapes=(B, 2, V), **kwargs)
 
 
-def _classifier_harness(**kwargs):
-    harness.run_model_test(lambda: models.BertClassifier(_backbone(), num_classes=3),
+def _classifier_harness(num_layers=2, **kwargs):
+    harness.run_model_test(lambda: models.BertClassifier(_backbone(num_layers=num_layers), 3),
                            _inputs(), targets=np.array([0, 2], "int32"), loss=_sparse_ce(),
                            expected_output_shapes=(B, 3), **kwargs)
 
 
 def test_masked_lm_harness():
     # The backbone test covers XLA training of the same blocks.
-    _masked_lm_harness(run_saved_model=False, xla_training=False)
+    # 1 layer keeps the fast tier fast; the slow tier runs 2 layers and every check.
+    _masked_lm_harness(num_layers=1, run_saved_model=False, xla_training=False)
 
 
 def test_classifier_harness():
-    _classifier_harness(xla_training=False)
+    _classifier_harness(num_layers=1, xla_training=False)
 
 
 @pytest.mark.slow

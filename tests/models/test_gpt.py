@@ -39,15 +39,15 @@ def test_backbone_harness_full():
                            xla_mixed_training=True)
 
 
-def _causal_lm_harness(**kwargs):
+def _causal_lm_harness(num_layers=2, **kwargs):
     inputs = _inputs()
-    harness.run_model_test(lambda: models.GptCausalLM(_backbone()), inputs,
+    harness.run_model_test(lambda: models.GptCausalLM(_backbone(num_layers=num_layers)), inputs,
                            targets=inputs["token_ids"], loss=_sparse_ce(),
                            expected_output_shapes=(B, T, V), **kwargs)
 
 
 def test_causal_lm_harness():
-    _causal_lm_harness(xla_training=False)
+    _causal_lm_harness(num_layers=1, xla_training=False)  # slow tier: 2 layers, all checks
 
 
 @pytest.mark.slow

@@ -3,6 +3,11 @@
 Shapes: B batch, T length, V vocabulary, T_max cache length.
 `call_with_cache` is the t5x-style `next_fn(tokens, cache, index) -> (logits, cache)`
 used by samplers; prefill with the prompt, then feed one token at a time.
+
+Batched prompts of unequal length: right-pad them, prefill only the shortest prompt
+length, then step through the remaining positions feeding the prompt token where the
+padding mask is 1 and the sampled token elsewhere; feeding position i rewrites cache
+slot i, so padding never enters the cache. The cache index is shared by the batch.
 """
 import keras
 
