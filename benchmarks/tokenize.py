@@ -101,7 +101,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sentences", type=int, default=10000)
     parser.add_argument("--batch_size", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
     texts = load_sentences(args.sentences)
     runners = make_runners(texts, args.batch_size, str(paths.minilm_dir() / "vocab.txt"))
@@ -122,13 +122,19 @@ def main():
                      "speed_vs_tftext_fast": round(fast / med, 3),
                      "seconds_all_repeats": [round(t, 4) for t in ts]})
         print(f"{name:60s} {len(texts) / med:10.0f} sent/s  x{fast / med:.2f} of FastBert")
-    graph_ratio = next(r["speed_vs_tftext_fast"] for r in rows if r["method"].startswith(
-            "keras_llm graph"))
+    # Per-repeat ratios (graph and FastBert timed back to back) are robust to slow drifts in
+    # machine load; report their spread next to the ratio of medians.
+    graph_name = next(n for n in times if n.startswith("keras_llm graph"))
+    fast_times = times["tensorflow-text FastBertTokenizer"]
+    per_repeat = sorted(f / g for f, g in zip(fast_times, times[graph_name]))
+    graph_ratio = round(statistics.median(per_repeat), 3)
     report = {"command": "python " + " ".join(sys.argv),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": machine(), "sentences": len(texts), "batch_size": args.batch_size,
               "repeats": args.repeats, "goal": "graph path >= 0.5x tensorflow-text FastBertTokenizer",
-              "graph_vs_fast_ratio": graph_ratio, "goal_met": graph_ratio >= 0.5, "results": rows}
+              "graph_vs_fast_ratio": graph_ratio,
+              "graph_vs_fast_ratio_per_repeat": [round(r, 3) for r in per_repeat],
+              "goal_met": graph_ratio >= 0.5, "results": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "tokenize.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     lines = ["# WordPiece tokenization throughput", "",
@@ -141,8 +147,10 @@ def main():
              "| method | sentences/s | x FastBertTokenizer |", "|---|---|---|"]
     lines += [f"| {r['method']} | {r['sentences_per_second']} | {r['speed_vs_tftext_fast']} |"
               for r in rows]
-    lines += ["", f"Goal (graph >= 0.5x FastBertTokenizer): "
-              f"{'met' if report['goal_met'] else 'NOT met'} ({graph_ratio}x)."]
+    lines += ["", f"Graph path / FastBertTokenizer speed, median of per-repeat ratios: "
+              f"{graph_ratio}x (per repeat, sorted: {report['graph_vs_fast_ratio_per_repeat']}).",
+              f"Goal (graph >= 0.5x FastBertTokenizer): "
+              f"{'met' if report['goal_met'] else 'NOT met'} in this run."]
     (RESULTS / "tokenize.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

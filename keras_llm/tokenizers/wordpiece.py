@@ -382,8 +382,10 @@ class WordPieceTokenizer(keras.layers.Layer):
         too_long = n_chars > self.max_input_chars_per_word
         is_whole = (whole_id >= 0) & ~too_long
         todo = tf.where(~is_whole & ~too_long)[:, 0]
-        loop_w, loop_k, loop_id, loop_start, loop_len, failed = self._greedy_loop(
+        loop_w, loop_k, loop_id, loop_start, loop_len = self._greedy_loop(
                 tf.gather(words, todo), tf.gather(n_chars, todo), todo)
+        # A step without a hit (length 0) makes the whole word one unknown token.
+        failed = tf.boolean_mask(loop_w, loop_len == 0)
         is_failed = tf.scatter_nd(failed[:, tf.newaxis], tf.ones_like(failed, tf.bool),
                                   [n_words])
         ok = ~tf.gather(is_failed, loop_w)
@@ -411,7 +413,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         suffix = self.suffix_indicator
         vocab, max_piece = self._vocab_table, self._max_piece_chars
         arrays = [tf.TensorArray(tf.int64, size=0, dynamic_size=True, infer_shape=False)
-                  for _ in range(6)]
+                  for _ in range(5)]
 
         def body(step, words, n_chars, idx, pos, arrays):
             rem = n_chars - pos
@@ -426,15 +428,12 @@ class WordPieceTokenizer(keras.layers.Layer):
             hit = (ids >= 0) & (lens <= rem[:, tf.newaxis])
             best = tf.reduce_max(tf.where(hit, lens, 0), axis=1)
             best_id = tf.reduce_max(tf.where(hit & (lens == best[:, tf.newaxis]), ids, -1), 1)
-            found = best > 0
-            emitted = [tf.boolean_mask(idx, found), tf.fill([tf.reduce_sum(tf.cast(found,
-                       tf.int32))], tf.cast(step, tf.int64)), tf.boolean_mask(best_id, found),
-                       tf.boolean_mask(pos, found), tf.boolean_mask(best, found),
-                       tf.boolean_mask(idx, ~found)]
+            # Every active word writes one entry per step; best == 0 marks a failed word.
+            emitted = [idx, tf.fill(tf.shape(idx), tf.cast(step, tf.int64)), best_id, pos, best]
             arrays = [a.write(step, e) for a, e in zip(arrays, emitted)]
             pos = pos + best
-            go = found & (pos < n_chars)
-            state = [tf.boolean_mask(x, go) for x in (words, n_chars, idx, pos)]
+            go = tf.where((best > 0) & (pos < n_chars))[:, 0]
+            state = [tf.gather(x, go) for x in (words, n_chars, idx, pos)]
             return [step + 1] + state + [arrays]
 
         def cond(step, words, *unused):
@@ -443,7 +442,7 @@ class WordPieceTokenizer(keras.layers.Layer):
         loop_vars = [tf.constant(0), words, n_chars, word_index, tf.zeros_like(n_chars), arrays]
         out = tf.while_loop(cond, body, loop_vars, shape_invariants=[
                 tf.TensorShape([]), tf.TensorShape([None]), tf.TensorShape([None]),
-                tf.TensorShape([None]), tf.TensorShape([None]), [None] * 6])
+                tf.TensorShape([None]), tf.TensorShape([None]), [None] * 5])
         # An empty TensorArray cannot be concatenated: append one empty element first.
         return [tf.reshape(a.write(a.size(), tf.zeros([0], tf.int64)).concat(), [-1])
                 for a in out[-1]]
