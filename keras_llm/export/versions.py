@@ -55,6 +55,7 @@ def write_version(base_dir, write_fn: Callable[[str], None], version: Optional[i
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
     try:
         write_fn(str(tmp))
+        _make_readable(tmp)
         if final.exists():
             # Move the old version aside first so the rename below cannot fail half-way.
             trash = pathlib.Path(tempfile.mkdtemp(prefix=f".old-{version}-", dir=base))
@@ -68,3 +69,10 @@ def write_version(base_dir, write_fn: Callable[[str], None], version: Optional[i
             shutil.rmtree(tmp, ignore_errors=True)
     logging.info("Wrote version %d to %s", version, final)
     return final
+
+
+def _make_readable(directory: pathlib.Path) -> None:
+    """mkdtemp creates 0700 folders; a server running as another user must read the version."""
+    umask = os.umask(0)
+    os.umask(umask)
+    directory.chmod(0o777 & ~umask)

@@ -21,6 +21,13 @@ def test_versions_increment_and_land_complete(tmp_path):
     assert versions.list_versions(tmp_path) == [1, 2]
     assert versions.latest_version_dir(tmp_path) == second
     assert sorted(os.listdir(tmp_path)) == ["1", "2"]  # no temp folders left behind
+    assert os.stat(second).st_mode & 0o055 == 0o055 & ~_umask()  # group/other may read
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_failed_write_leaves_no_version_and_no_temp(tmp_path):
