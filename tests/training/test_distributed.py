@@ -39,6 +39,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_mirrored_two_processes(corpus, tmp_path):
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     overrides = tiny_overrides(corpus, 4, ["global_batch_size=8", "data.max_eval_batches=0"])
