@@ -39,3 +39,21 @@ def test_bad_arguments():
         tokenizers.train_wordpiece_vocabulary(CORPUS, 3)
     with pytest.raises(TypeError, match="str"):
         tokenizers.train_wordpiece_vocabulary([b"bytes"], 100)
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_wikitext2_vocabulary_is_fast_and_covers_the_corpus():
+    """WikiText-2 (valid split, 217 K words) -> 8,000 tokens in about half a minute."""
+    import time  # pylint: disable=import-outside-toplevel
+    from keras_llm.utils import paths  # pylint: disable=import-outside-toplevel
+    path = paths.shared_data_dir() / "wikitext2" / "wiki.valid.tokens"
+    texts = path.read_text(encoding="utf-8").split("\n")
+    t0 = time.perf_counter()
+    vocab = tokenizers.train_wordpiece_vocabulary(texts, 8000)
+    seconds = time.perf_counter() - t0
+    assert len(vocab) == 8000 and seconds < 120, seconds  # loose bound: shared CI machines
+    tok = tokenizers.WordPieceTokenizer(vocab)
+    ids = tok.encode(texts[:500])
+    assert sum(row.count(tok.unk_token_id) for row in ids) == 0
+    assert sum(len(r) for r in ids) < 1.3 * sum(len(t.split()) for t in texts[:500])
