@@ -40,6 +40,8 @@ class TrainConfig:
     # Distillation: per-example teacher logits (.npy, (N, 2), aligned with train.tsv rows).
     teacher_logits: str = ""
     distill_weight: float = 1.0  # loss = (1-w) * CE(labels) + w * MSE(logits, teacher logits)
+    # Start from another run's classifier weights (`model.weights.h5`, same model and vocabulary).
+    init_weights: str = ""
     seed: int = 0
 
 

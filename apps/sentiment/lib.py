@@ -247,6 +247,8 @@ def train(config: config_lib.SentimentConfig, workdir, host_tokenizer="keras_llm
                                  seed=tc.seed)
     steps = tc.epochs * len(batches) if not tc.max_steps else tc.max_steps
     model = build_classifier(config, len(_read_lines(vocabulary)), vocabulary)
+    if tc.init_weights:
+        model.load_weights(tc.init_weights)
     if tc.freeze_token_embedding:
         model.backbone.token_embedding.trainable = False
     if tc.teacher_logits:
