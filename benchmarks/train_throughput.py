@@ -143,7 +143,9 @@ def main(argv):
                 statistics.median(rates["keras_llm"]) / statistics.median(rates["keras_hub"]))
         results[f"{family}/train_flops_per_token"] = flops
         print(family, {k: v for k, v in results.items() if k.startswith(family)})
-    summary = {"command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+    command = "python -m benchmarks.train_throughput " + " ".join(
+            shlex.quote(a) for a in sys.argv[1:])  # run as a module: benchmarks/tokenize.py
+    summary = {"command": command,                 # shadows the stdlib when run as a script
                "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": machine(), "matmul_peak_flops": {"max": max(peaks), "all": peaks},
                "config": {"layers": L, "heads": H, "hidden": D, "ffn": F, "seq": T, "vocab": V,
