@@ -77,7 +77,7 @@ def build_tokenizer(config: TokenizerConfig, workdir: str, texts_fn):
             if config.vocabulary:
                 raise ValueError(f"tokenizer.vocabulary={path!r} does not exist.")
             logging.info("Training a %d-token WordPiece vocabulary.", config.vocabulary_size)
-            vocab = _wordpiece_trainer()(
+            vocab = tokenizers.train_wordpiece_vocabulary(
                     list(texts_fn()), config.vocabulary_size, lowercase=config.lowercase)
             _atomic_write(path, "".join(t + "\n" for t in vocab))
         return tokenizers.WordPieceTokenizer(path, lowercase=config.lowercase)
@@ -97,14 +97,6 @@ def build_tokenizer(config: TokenizerConfig, workdir: str, texts_fn):
         os.rmdir(tmp_dir)
     return tokenizers.BytePairTokenizer(vocab_path, merges_path)
 
-
-def _wordpiece_trainer():
-    from keras_llm import tokenizers  # pylint: disable=import-outside-toplevel
-    trainer = getattr(tokenizers, "train_wordpiece_vocabulary", None)
-    if trainer is None:  # not yet re-exported by keras_llm.tokenizers
-        from keras_llm.tokenizers.wordpiece_trainer import (  # pylint: disable=import-outside-toplevel
-                train_wordpiece_vocabulary as trainer)
-    return trainer
 
 
 def _atomic_write(path: str, text: str) -> None:
