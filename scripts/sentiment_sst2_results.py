@@ -56,7 +56,8 @@ def main(argv):
     runs = [run_entry("minilm", FLAGS.minilm_workdir), run_entry("small", FLAGS.small_workdir)]
     saved = lib.evaluate_saved_model(FLAGS.saved_model, data.sst2_dir() / "dev.tsv")
     size = sum(p.stat().st_size for p in pathlib.Path(FLAGS.saved_model).rglob("*") if p.is_file())
-    report = {"command": "python scripts/sentiment_sst2_results.py " + " ".join(sys.argv[1:]),
+    args = [a for a in sys.argv[1:] if not a.startswith("--note")]  # notes are shown below
+    report = {"command": "python scripts/sentiment_sst2_results.py " + " ".join(args),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": machine(), "runs": runs,
               "saved_model": {"path": FLAGS.saved_model, "dev_accuracy": round(saved["accuracy"], 4),
