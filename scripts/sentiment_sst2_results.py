@@ -27,6 +27,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("minilm_workdir", None, "Workdir of the MiniLM fine-tune.", required=True)
 flags.DEFINE_string("small_workdir", None, "Workdir of the shipped small model.", required=True)
 flags.DEFINE_string("saved_model", "saved_models/sentiment/1", "Exported small model.")
+flags.DEFINE_multi_string("other_run", [], "NAME=WORKDIR of a further run to report (earlier "
+                          "stages, attempts that did not improve); repeatable.")
 flags.DEFINE_multi_string("note", [], "Extra lines for the Markdown report.")
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 GOALS = {"minilm": 0.90, "small": 0.82}
@@ -40,12 +42,13 @@ def machine():
             "python": platform.python_version(), "tensorflow": tf.__version__}
 
 
-def run_entry(name, workdir):
+def run_entry(name, workdir, goal=None):
     workdir = pathlib.Path(workdir)
     metrics = json.loads((workdir / lib.METRICS_FILE).read_text())
     config = json.loads((workdir / lib.CONFIG_FILE).read_text())
-    return {"model": name, "dev_accuracy": round(metrics["dev_accuracy"], 4),
-            "goal": GOALS[name], "goal_met": metrics["dev_accuracy"] >= GOALS[name],
+    return {"model": name, "workdir": str(workdir),
+            "dev_accuracy": round(metrics["dev_accuracy"], 4), "goal": goal,
+            "goal_met": None if goal is None else metrics["dev_accuracy"] >= goal,
             "train_seconds": metrics["train_seconds"], "train_examples": metrics["train_examples"],
             "train_steps": metrics["train_steps"], "command": metrics.get("command", ""),
             "config": config}
@@ -53,13 +56,16 @@ def run_entry(name, workdir):
 
 def main(argv):
     del argv
-    runs = [run_entry("minilm", FLAGS.minilm_workdir), run_entry("small", FLAGS.small_workdir)]
+    runs = [run_entry("minilm", FLAGS.minilm_workdir, GOALS["minilm"]),
+            run_entry("small", FLAGS.small_workdir, GOALS["small"])]
+    other_runs = [run_entry(*_name_and_workdir(spec)) for spec in FLAGS.other_run]
     saved = lib.evaluate_saved_model(FLAGS.saved_model, data.sst2_dir() / "dev.tsv")
     size = sum(p.stat().st_size for p in pathlib.Path(FLAGS.saved_model).rglob("*") if p.is_file())
     args = [a for a in sys.argv[1:] if not a.startswith("--note")]  # notes are shown below
     report = {"command": "python scripts/sentiment_sst2_results.py " + " ".join(args),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "runs": runs,
+              "machine": machine(), "load_average": [round(x, 2) for x in os.getloadavg()],
+              "runs": runs, "other_runs": other_runs,
               "saved_model": {"path": FLAGS.saved_model, "dev_accuracy": round(saved["accuracy"], 4),
                               "size_mb": round(size / 2**20, 2),
                               "measured_by": "serving_default on raw dev text (in-graph tokenizer)"},
@@ -70,9 +76,17 @@ def main(argv):
     print(json.dumps(report, indent=1))
 
 
+def _name_and_workdir(spec):
+    name, sep, workdir = spec.partition("=")
+    if not sep or not name or not workdir:
+        raise app.UsageError(f"--other_run must be NAME=WORKDIR, got {spec!r}.")
+    return name, workdir
+
+
 def markdown(report):
     lines = ["# Sentiment: SST-2 dev accuracy (872 sentences)", "",
              f"Date: {report['date']}  ", f"Machine: {report['machine']}  ",
+             f"Load average (1/5/15 min) when collected: {report['load_average']}  ",
              f"Collected by: `{report['command']}`", "",
              "| model | dev accuracy | goal | training time (s) | train examples / steps |",
              "|---|---|---|---|---|"]
@@ -80,10 +94,17 @@ def markdown(report):
         lines.append(f"| {r['model']} | {r['dev_accuracy']:.4f} | >= {r['goal']} "
                      f"({'met' if r['goal_met'] else 'NOT met'}) | {r['train_seconds']} | "
                      f"{r['train_examples']} / {r['train_steps']} |")
+    if report["other_runs"]:
+        lines += ["", "Other runs (earlier stages and attempts not selected):", "",
+                  "| run | dev accuracy | training time (s) | train examples / steps |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['dev_accuracy']:.4f} | {r['train_seconds']} | "
+                  f"{r['train_examples']} / {r['train_steps']} |" for r in report["other_runs"]]
     saved = report["saved_model"]
     lines += ["", f"Shipped SavedModel `{saved['path']}` ({saved['size_mb']} MB): dev accuracy "
               f"{saved['dev_accuracy']:.4f}, {saved['measured_by']}.", "", "Commands:", ""]
-    lines += [f"- {r['model']}: `{r['command']}`" for r in report["runs"]]
+    lines += [f"- {r['model']}: `{r['command']}`"
+              for r in report["runs"] + report["other_runs"]]
     lines += [""] + [f"- {n}" for n in report["notes"]]
     return "\n".join(lines) + "\n"
 

@@ -33,8 +33,13 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 5e-5
     warmup_fraction: float = 0.1
+    # "cosine": linear warmup then cosine decay; "linear": linear warmup then linear decay to 0.
+    lr_schedule: str = "cosine"
     weight_decay: float = 0.01
     max_examples: int = 0  # 0 = the whole train split (65,349 rows)
+    # Skip the first rows of the seed's shuffled order (e.g. the rows an earlier run with the
+    # same seed and max_examples used), then take max_examples.
+    skip_examples: int = 0
     max_steps: int = 0  # 0 = epochs * batches; else stop after this many steps
     freeze_token_embedding: bool = False  # speeds up CPU fine-tuning of large vocabularies
     # Distillation: per-example teacher logits (.npy, (N, 2), aligned with train.tsv rows).

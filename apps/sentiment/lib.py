@@ -204,11 +204,41 @@ def label_accuracy(y_true, y_pred):
 
 
 # ---- training --------------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="keras_llm")
+class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup from 0 to `peak` over `warmup_steps`, then linear decay to 0 at
+    `total_steps` (the BERT fine-tuning schedule)."""
+
+    def __init__(self, peak: float, warmup_steps: int, total_steps: int):
+        self.peak = peak
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warmup = tf.cast(self.warmup_steps, tf.float32)
+        total = tf.cast(self.total_steps, tf.float32)
+        up = step / tf.maximum(warmup, 1.0)
+        down = (total - step) / tf.maximum(total - warmup, 1.0)
+        return self.peak * tf.clip_by_value(tf.minimum(up, down), 0.0, 1.0)
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps,
+                "total_steps": self.total_steps}
+
+
 def make_optimizer(train_config: config_lib.TrainConfig, total_steps: int):
-    warmup = max(1, int(train_config.warmup_fraction * total_steps))
-    schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0, warmup_target=train_config.learning_rate,
-            warmup_steps=warmup, decay_steps=max(1, total_steps - warmup))
+    if train_config.lr_schedule == "linear":
+        warmup = int(train_config.warmup_fraction * total_steps)  # 0 = start at the peak
+        schedule = LinearWarmupDecay(train_config.learning_rate, warmup, total_steps)
+    elif train_config.lr_schedule == "cosine":
+        warmup = max(1, int(train_config.warmup_fraction * total_steps))
+        schedule = keras.optimizers.schedules.CosineDecay(
+                initial_learning_rate=0.0, warmup_target=train_config.learning_rate,
+                warmup_steps=warmup, decay_steps=max(1, total_steps - warmup))
+    else:
+        raise ValueError(f"train.lr_schedule must be 'cosine' or 'linear', got "
+                         f"{train_config.lr_schedule!r}.")
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=train_config.weight_decay)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return optimizer
@@ -235,6 +265,9 @@ def train(config: config_lib.SentimentConfig, workdir, host_tokenizer="keras_llm
     keras.utils.set_random_seed(tc.seed)
     texts, labels = data.read_tsv(data.sst2_dir(config.data_dir) / "train.tsv")
     rows = np.random.default_rng(tc.seed).permutation(len(texts))
+    if not 0 <= tc.skip_examples < len(rows):
+        raise ValueError(f"train.skip_examples={tc.skip_examples} must be in [0, {len(rows)}).")
+    rows = rows[tc.skip_examples:]
     if tc.max_examples:
         rows = rows[:tc.max_examples]
     start = time.time()
