@@ -1,12 +1,18 @@
 """Load benchmark of keras-llm-serve: 1, 8, 32 concurrent gRPC clients, with and
 without server-side batching, against the in-process SavedModel call as the floor.
 
-    python benchmarks/serve_load.py                       # saved_models/sentiment/1
-    python benchmarks/serve_load.py --model_dir=PATH/TO/MODEL/<version> --duration=4
+    flock /tmp/bench.lock python -m benchmarks.serve_load      # saved_models/sentiment/1
+    python -m benchmarks.serve_load --model_dir=PATH/TO/MODEL/<version> --duration=4
 
 Each client sends one sentence per Predict request (signature serving_default,
-string input --input_name) back to back. Every (mode, clients) cell runs --repeats
-times for --duration seconds; medians are reported. Writes
+string input --input_name) back to back. Clients run in --client_processes separate
+processes (threads inside each, one gRPC channel per client, loopback only), so the
+load generator does not share a GIL with the measuring process; the client processes
+import grpc only (requests are pre-serialized bytes). Every (mode, clients) cell runs
+--repeats times for --duration seconds (and at most --max_requests per client);
+medians are reported. The in-process call is measured in this process between the
+1-client runs (the floor), and at batch 1 and batch max_batch_size (the most that
+batching can gain on this model and machine). Writes
 benchmarks/results/serve_load.json and .md (or --output_prefix).
 Goals (from the serving issue): batching at 32 clients >= 3x the req/s of no batching;
 p50 at 1 client within 2 ms of the in-process call.
@@ -22,6 +28,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
+import multiprocessing  # noqa: E402
 import pathlib  # noqa: E402
 import platform  # noqa: E402
 import signal  # noqa: E402
@@ -34,13 +41,16 @@ import time  # noqa: E402
 import urllib.request  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import keras_llm  # noqa: E402,F401
-
 import grpc  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tensorflow_serving.apis import predict_pb2  # noqa: E402
-from tensorflow_serving.apis import prediction_service_pb2_grpc  # noqa: E402
+
+if __name__ != "__mp_main__":
+    # TensorFlow only in the measuring process: spawned client processes stay light.
+    import keras_llm  # noqa: F401
+    import tensorflow as tf
+else:
+    tf = None
+PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SENTENCES = ["a wonderful, moving film with a great cast",
@@ -58,47 +68,50 @@ num_batch_threads { value: %d }
 """
 
 
-class HeavyModule(tf.Module):
-    """A stand-in for a small BERT classifier (hashing 'tokenizer', 4 attention blocks,
-    D=64, T=32) so batching has per-call work to amortize: text [B] -> label, probabilities."""
+def _heavy_module_class():
+    class HeavyModule(tf.Module):
+        """A stand-in for a small BERT classifier (hashing 'tokenizer', 4 attention blocks,
+        D=64, T=32) so batching has per-call work to amortize: text [B] -> label, probabilities."""
 
-    def __init__(self, blocks=4, width=64, length=32, buckets=2000, seed=0):
-        super().__init__()
-        rng = tf.random.Generator.from_seed(seed)
-        init = lambda *shape: tf.Variable(rng.normal(shape) * 0.1)
-        self.length, self.buckets = length, buckets
-        self.embedding = init(buckets, width)
-        self.blocks = [(init(width, 3 * width), init(width, width), init(width, 4 * width),
-                        init(4 * width, width)) for _ in range(blocks)]
-        self.head = init(width, 2)
-        self.names = tf.constant(["negative", "positive"])
+        def __init__(self, blocks=4, width=64, length=32, buckets=2000, seed=0):
+            super().__init__()
+            rng = tf.random.Generator.from_seed(seed)
+            init = lambda *shape: tf.Variable(rng.normal(shape) * 0.1)
+            self.length, self.buckets = length, buckets
+            self.embedding = init(buckets, width)
+            self.blocks = [(init(width, 3 * width), init(width, width), init(width, 4 * width),
+                            init(4 * width, width)) for _ in range(blocks)]
+            self.head = init(width, 2)
+            self.names = tf.constant(["negative", "positive"])
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    def serve(self, text):
-        words = tf.strings.split(tf.strings.lower(text))
-        ids = tf.strings.to_hash_bucket_fast(words, self.buckets)
-        ids = ids.to_tensor(shape=[None, self.length])                       # (B, T)
-        x = tf.gather(self.embedding, ids)                                    # (B, T, D)
-        for qkv_w, out_w, up_w, down_w in self.blocks:
-            q, k, v = tf.split(tf.einsum("btd,de->bte", x, qkv_w), 3, axis=-1)
-            attention = tf.nn.softmax(tf.einsum("bqd,bkd->bqk", q, k) / 8.0)  # (B, T, T)
-            x = _norm(x + tf.einsum("bte,ed->btd", tf.einsum("bqk,bkd->bqd", attention, v),
-                                    out_w))
-            x = _norm(x + tf.einsum("btf,fd->btd",
-                                    tf.nn.gelu(tf.einsum("btd,df->btf", x, up_w)), down_w))
-        logits = tf.reduce_mean(x, axis=1) @ self.head                        # (B, 2)
-        probabilities = tf.nn.softmax(logits)
-        return {"label": tf.gather(self.names, tf.argmax(logits, axis=1)),
-                "probabilities": probabilities}
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            words = tf.strings.split(tf.strings.lower(text))
+            ids = tf.strings.to_hash_bucket_fast(words, self.buckets)
+            ids = ids.to_tensor(shape=[None, self.length])                       # (B, T)
+            x = tf.gather(self.embedding, ids)                                    # (B, T, D)
+            for qkv_w, out_w, up_w, down_w in self.blocks:
+                q, k, v = tf.split(tf.einsum("btd,de->bte", x, qkv_w), 3, axis=-1)
+                attention = tf.nn.softmax(tf.einsum("bqd,bkd->bqk", q, k) / 8.0)  # (B, T, T)
+                x = _norm(x + tf.einsum("bte,ed->btd", tf.einsum("bqk,bkd->bqd", attention, v),
+                                        out_w))
+                x = _norm(x + tf.einsum("btf,fd->btd",
+                                        tf.nn.gelu(tf.einsum("btd,df->btf", x, up_w)), down_w))
+            logits = tf.reduce_mean(x, axis=1) @ self.head                        # (B, 2)
+            probabilities = tf.nn.softmax(logits)
+            return {"label": tf.gather(self.names, tf.argmax(logits, axis=1)),
+                    "probabilities": probabilities}
 
 
-def _norm(x):
-    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-    return (x - mean) * tf.math.rsqrt(variance + 1e-6)
+    def _norm(x):
+        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+        return (x - mean) * tf.math.rsqrt(variance + 1e-6)
+
+        return HeavyModule
 
 
 def write_stand_in_model(path):
-    module = HeavyModule()
+    module = _heavy_module_class()()
     tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
     return path
 
@@ -109,7 +122,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def start_server(model_dir, name, workdir, batching, batching_params):
+def start_server(model_dir, name, workdir, batching, batching_params, grpc_max_threads):
     base, version = pathlib.Path(model_dir).resolve().parent, int(pathlib.Path(model_dir).name)
     config = workdir / "models.config"
     config.write_text(f'model_config_list {{ config {{ name: "{name}" base_path: "{base}" '
@@ -118,7 +131,7 @@ def start_server(model_dir, name, workdir, batching, batching_params):
     grpc_port, rest_port = _free_port(), _free_port()
     cmd = [sys.executable, "-m", "keras_llm.serving.main", f"--port={grpc_port}",
            f"--rest_api_port={rest_port}", f"--model_config_file={config}",
-           "--file_system_poll_wait_seconds=0"]
+           "--file_system_poll_wait_seconds=0", f"--grpc_max_threads={grpc_max_threads}"]
     if batching:
         (workdir / "batching.config").write_text(batching_params)
         cmd += ["--enable_batching", f"--batching_parameters_file={workdir / 'batching.config'}"]
@@ -145,50 +158,96 @@ def stop_server(proc):
 
 
 def make_requests(name, input_name):
+    """Serialized PredictRequests, one sentence each (client processes send bytes)."""
+    from tensorflow_serving.apis import predict_pb2
     requests = []
     for sentence in SENTENCES:
         request = predict_pb2.PredictRequest()
         request.model_spec.name = name
         request.inputs[input_name].CopyFrom(tf.make_tensor_proto([sentence.encode()]))
-        requests.append(request)
+        requests.append(request.SerializeToString())
     return requests
 
 
-def run_load(address, requests, clients, duration):
-    """Returns (requests/s, latencies in seconds, error count) for `clients` threads."""
-    stubs = [prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(address))
-             for _ in range(clients)]
-    for stub in stubs:   # connect and warm every channel first
-        stub.Predict(requests[0], timeout=60)
-    latencies, errors, lock = [], [0], threading.Lock()
-    start_gate, stop_at = threading.Barrier(clients + 1), [0.0]
+def _client_thread(address, requests, first, stop_gate, max_requests, out):
+    channel = grpc.insecure_channel(address)
+    predict = channel.unary_unary(PREDICT_METHOD)   # bytes in, bytes out
+    try:
+        predict(requests[first % len(requests)], timeout=60)   # connect, warm the channel
+    finally:
+        stop_gate.wait(timeout=300)
+    stop_at = out["stop_at"]
+    latencies, errors, k = [], 0, first
+    while time.monotonic() < stop_at and len(latencies) + errors < max_requests:
+        t0 = time.perf_counter()
+        try:
+            if predict(requests[k % len(requests)], timeout=60):
+                latencies.append(time.perf_counter() - t0)
+            else:
+                errors += 1
+        except grpc.RpcError:
+            errors += 1
+        k += 1
+    out["latencies"].extend(latencies)
+    out["errors"] += errors
+    channel.close()
 
-    def client(i):
-        mine, stub = [], stubs[i]
-        start_gate.wait()
-        k = i
-        while time.monotonic() < stop_at[0]:
-            t0 = time.perf_counter()
-            try:
-                stub.Predict(requests[k % len(requests)], timeout=60)
-                mine.append(time.perf_counter() - t0)
-            except grpc.RpcError:
-                with lock:
-                    errors[0] += 1
-            k += 1
-        with lock:
-            latencies.extend(mine)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    stop_at[0] = time.monotonic() + duration
-    t_start = time.monotonic()
-    start_gate.wait()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - t_start
-    return len(latencies) / elapsed, latencies, errors[0]
+def client_process(address, requests, first_client, threads, duration, max_requests, barrier,
+                   results):
+    """One load-generator process: `threads` closed-loop clients, each with its channel."""
+    import threading
+    out = {"latencies": [], "errors": 0, "stop_at": 0.0}
+    gate = threading.Barrier(threads + 1)
+    workers = [threading.Thread(target=_client_thread, args=(
+            address, requests, first_client + i, gate, max_requests, out))
+               for i in range(threads)]
+    for w in workers:
+        w.start()
+    barrier.wait(timeout=300)         # every process connected: start together
+    start = time.monotonic()          # CLOCK_MONOTONIC: comparable across processes
+    out["stop_at"] = start + duration
+    gate.wait(timeout=300)
+    for w in workers:
+        w.join()
+    results.put((start, time.monotonic(), out["latencies"], out["errors"]))
+
+
+def _result(results, procs, deadline):
+    import queue
+    while time.monotonic() < deadline:
+        try:
+            return results.get(timeout=1)
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in procs):
+                raise RuntimeError("a client process failed") from None
+    raise RuntimeError("client processes did not finish in time")
+
+
+def run_load(address, requests, clients, duration, processes=4, max_requests=100_000):
+    """Returns (requests/s, latencies in seconds, error count) for `clients` closed-loop
+    clients spread over up to `processes` spawned processes."""
+    ctx = multiprocessing.get_context("spawn")
+    processes = max(1, min(processes, clients))
+    shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+    barrier, results = ctx.Barrier(processes), ctx.Queue()
+    procs, first = [], 0
+    for share in shares:
+        procs.append(ctx.Process(target=client_process, daemon=True, args=(
+                address, requests, first, share, duration, max_requests, barrier, results)))
+        first += share
+    for p in procs:
+        p.start()
+    try:
+        reports = [_result(results, procs, time.monotonic() + 300 + duration) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+    elapsed = max(r[1] for r in reports) - min(r[0] for r in reports)
+    latencies = [t for r in reports for t in r[2]]
+    return len(latencies) / elapsed, latencies, sum(r[3] for r in reports)
 
 
 class InProcess:
@@ -209,6 +268,24 @@ class InProcess:
             self.fn(**{self.input_name: self.feeds[i % len(self.feeds)]})
             times.append(time.perf_counter() - t0)
         return _ms(np.percentile(times, 50)), _ms(np.percentile(times, 99))
+
+    def batch_gain(self, batch, repeats, seconds=2.0):
+        """Rows/s of back-to-back calls at batch 1 and at `batch` (alternated, medians):
+        what batching could gain at best, with no server in between."""
+        feeds = {1: self.feeds[0], batch: tf.constant((SENTENCES * batch)[:batch])}
+        rates = {1: [], batch: []}
+        for _ in range(repeats):
+            for size, feed in feeds.items():
+                self.fn(**{self.input_name: feed})
+                calls, stop = 0, time.monotonic() + seconds
+                t0 = time.monotonic()
+                while time.monotonic() < stop:
+                    self.fn(**{self.input_name: feed})
+                    calls += 1
+                rates[size].append(calls * size / (time.monotonic() - t0))
+        one, many = statistics.median(rates[1]), statistics.median(rates[batch])
+        return {"rows_per_s_batch_1": round(one, 1), f"rows_per_s_batch_{batch}": round(many, 1),
+                "ratio": round(many / one, 2)}
 
 
 def batching_text(args):
@@ -233,30 +310,41 @@ def machine():
             "load_average_1m": round(os.getloadavg()[0], 2)}
 
 
-def bench_mode(args, name, batching, workdir, floor=None, floors=None):
-    proc, address, cmd = start_server(args.model_dir, name, workdir, batching,
-                                      batching_text(args))
-    cells = []
+def _cell(batching, clients, runs):
+    return {"batching": batching, "clients": clients,
+            "rps": round(statistics.median(r[0] for r in runs), 1),
+            "p50_ms": statistics.median(_ms(np.percentile(r[1], 50)) for r in runs),
+            "p99_ms": statistics.median(_ms(np.percentile(r[1], 99)) for r in runs),
+            "errors": sum(r[2] for r in runs),
+            "requests": sum(len(r[1]) for r in runs),
+            "rps_runs": [round(r[0], 1) for r in runs]}
+
+
+def bench_modes(args, name, workdir, floor, floors):
+    """Both servers up at once; each repeat runs no-batching then batching back to back,
+    so the ratio compares runs seconds apart under the same machine load."""
+    servers = {}
     try:
+        for batching in (False, True):
+            servers[batching] = start_server(args.model_dir, name, workdir, batching,
+                                             batching_text(args), args.grpc_max_threads)
         requests = make_requests(name, args.input_name)
+        cells = []
         for clients in args.clients:
-            runs = []
+            runs = {False: [], True: []}
             for _ in range(args.repeats):
-                if floor is not None and clients == 1:   # side by side with the server
+                if clients == 1:   # the floor, side by side with the 1-client runs
                     floors.append(floor.measure())
-                runs.append(run_load(address, requests, clients, args.duration))
-            cell = {"batching": batching, "clients": clients,
-                    "rps": round(statistics.median(r[0] for r in runs), 1),
-                    "p50_ms": statistics.median(_ms(np.percentile(r[1], 50)) for r in runs),
-                    "p99_ms": statistics.median(_ms(np.percentile(r[1], 99)) for r in runs),
-                    "errors": sum(r[2] for r in runs),
-                    "requests": sum(len(r[1]) for r in runs),
-                    "rps_runs": [round(r[0], 1) for r in runs]}
-            print(json.dumps(cell), flush=True)
-            cells.append(cell)
+                for batching, (_, address, _) in servers.items():
+                    runs[batching].append(run_load(address, requests, clients, args.duration,
+                                                   args.client_processes, args.max_requests))
+            for batching in (False, True):
+                cells.append(_cell(batching, clients, runs[batching]))
+                print(json.dumps(cells[-1]), flush=True)
     finally:
-        code = stop_server(proc)
-    return cells, cmd, code
+        codes = {str(b): stop_server(proc) for b, (proc, _, _) in servers.items()}
+    cells.sort(key=lambda c: (c["batching"], c["clients"]))
+    return cells, {str(b): cmd for b, (_, _, cmd) in servers.items()}, codes
 
 
 def main(argv=None):
@@ -272,8 +360,15 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch_timeout_micros", type=int, default=2000)
-    parser.add_argument("--num_batch_threads", type=int, default=1,
-                        help="1 leaves both cores to TF's intra-op threads inside one batch")
+    parser.add_argument("--num_batch_threads", type=int, default=2,
+                        help="batches run at once (TF Serving's default: one per core)")
+    parser.add_argument("--grpc_max_threads", type=int, default=64,
+                        help="server gRPC threads: must exceed the client count so every "
+                             "client can wait in the batch queue at once")
+    parser.add_argument("--client_processes", type=int, default=4,
+                        help="load-generator processes (clients are split over them)")
+    parser.add_argument("--max_requests", type=int, default=100_000,
+                        help="cap on requests per client per run")
     parser.add_argument("--output_prefix", default=str(ROOT / "benchmarks/results/serve_load"))
     args = parser.parse_args(argv)
     if args.stand_in:
@@ -286,17 +381,16 @@ def main(argv=None):
     load_before = round(os.getloadavg()[0], 2)
     floor, floors = InProcess(args.model_dir, args.input_name), []
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="serve-load-"))
-    cells, exit_codes, commands = [], {}, {}
-    for batching in (False, True):
-        mode_cells, commands[str(batching)], exit_codes[str(batching)] = bench_mode(
-                args, name, batching, workdir, None if batching else floor, floors)
-        cells += mode_cells
+    ceiling = floor.batch_gain(32, args.repeats)
+    print(f"in-process rows/s at batch 1 vs 32: {ceiling}", flush=True)
+    cells, commands, exit_codes = bench_modes(args, name, workdir, floor, floors)
     floors = floors or [floor.measure()]   # --clients without 1
     floor_p50 = statistics.median(f[0] for f in floors)
     floor_p99 = statistics.median(f[1] for f in floors)
     print(f"in-process call (interleaved with the 1-client runs): p50 {floor_p50} ms, "
           f"p99 {floor_p99} ms", flush=True)
     report = summarize(args, name, cells, floor_p50, floor_p99, commands, exit_codes)
+    report["in_process"]["batch_gain"] = ceiling
     report["machine"]["load_average_1m_at_start"] = load_before
     write_report(report, args.output_prefix)
     return 0
@@ -308,10 +402,13 @@ def summarize(args, name, cells, floor_p50, floor_p99, commands, exit_codes):
     plain, batched, one = get(False, top), get(True, top), get(False, min(args.clients))
     speedup = round(batched["rps"] / plain["rps"], 2)
     gap = round(one["p50_ms"] - floor_p50, 3)
-    return {"command": " ".join([sys.executable] + sys.argv),
+    program = ([sys.executable, "-m", __spec__.name] if __spec__ and __spec__.name
+               else [sys.executable]) + sys.argv[(1 if __spec__ and __spec__.name else 0):]
+    return {"command": " ".join(program),
             "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": machine(), "model_dir": str(pathlib.Path(args.model_dir).resolve()),
             "model_name": name, "duration_s": args.duration, "repeats": args.repeats,
+            "client_processes": args.client_processes,
             "batching_parameters": batching_text(args),
             "server_commands": commands, "server_exit_codes": exit_codes,
             "in_process": {"p50_ms": floor_p50, "p99_ms": floor_p99}, "cells": cells,
@@ -330,10 +427,15 @@ def write_report(report, prefix):
              f"- Command: `{report['command']}`", f"- Date (UTC): {report['date_utc']}",
              f"- Machine: {report['machine']}", f"- Model: `{report['model_dir']}`",
              f"- {report['repeats']} runs x {report['duration_s']} s per cell, medians; gRPC; "
-             "1 sentence per request", "",
+             "1 sentence per request; no-batching and batching servers up together, their "
+             "runs alternated",
+             f"- Load generators: {report['client_processes']} spawned client processes "
+             "(clients split over them, threads + one channel per client), loopback", "",
              f"In-process SavedModel call (measured in this process between the 1-client "
              f"runs, median of {report['repeats']}): p50 {report['in_process']['p50_ms']} ms, "
              f"p99 {report['in_process']['p99_ms']} ms", "",
+             f"In-process rows/s, batch 1 vs batch 32 back to back (the most batching can "
+             f"gain here): {report['in_process'].get('batch_gain')}", "",
              "| batching | clients | req/s | p50 ms | p99 ms | errors |",
              "|---|---|---|---|---|---|"]
     for c in report["cells"]:
