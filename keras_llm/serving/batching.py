@@ -61,7 +61,11 @@ class Batcher:
                 raise errors.ServingError("UNAVAILABLE", QUEUE_FULL)
             self._queue.append(task)
             self._queued_rows += size
-            self._cond.notify()
+            # Wake a worker only when the first task starts a batch timer or a batch may
+            # be full: one wake per batch instead of one per request (each wake costs a
+            # GIL hand-off and a scan of the queue).
+            if len(self._queue) == 1 or self._queued_rows >= cfg.max_batch_size:
+                self._cond.notify()
         if not task.done.wait(timeout):
             with self._cond:
                 if task in self._queue:
@@ -118,6 +122,8 @@ class Batcher:
                 kept.append(task)
         self._queue = kept
         self._queued_rows -= rows
+        if kept:   # left-over tasks start the next batch's timer on an idle worker
+            self._cond.notify()
         return taken
 
     def _run(self, tasks):
