@@ -7,6 +7,9 @@ The cache of one attention layer is a single fixed-shape tensor (B, 2, S_max, H,
 index 0 holds keys, index 1 values. It is updated with a dynamic slice write at
 `cache_index`, so the cached path has no Python-side state and traces in a
 `tf.function` / `tf.while_loop` and under XLA (`jit_compile=True`).
+
+Masks are applied as an additive float bias; backbones build it once per forward pass
+(`masks.attention_bias`) and pass it to every block.
 """
 import keras
 from keras import ops
@@ -23,9 +26,12 @@ class MultiHeadAttention(keras.layers.Layer):
     plain matrices (see `keras_llm/models/bert/backbone.py`).
 
     Call: `layer(query, value=None, attention_mask=None, cache=None,
-    cache_index=None, training=None)`.
+    cache_index=None, training=None, attention_bias=None)`.
       query: (B, T, M). value: (B, S, M); None means self-attention.
       attention_mask: (B, T, S) bool/int, 1 = may attend. None = attend everywhere.
+      attention_bias: float additive bias broadcastable to (B, H, T, S), e.g. the
+        (B, 1, T, S) of `masks.attention_bias` built once per forward pass by a
+        backbone; 0 = may attend, -1e9 = hidden. Cheaper than a mask in every block.
       cache: (B, 2, S_max, H, D) or None. With a cache, the new keys/values of the
         T query positions are written at `cache_index` and attention runs over the
         whole S_max cache (the caller's mask must hide unwritten slots).
@@ -75,7 +81,7 @@ class MultiHeadAttention(keras.layers.Layer):
         return ops.reshape(x, (shape[0], shape[1], self.num_heads, self.key_dim))  # (B, S, H, D)
 
     def call(self, query, value=None, attention_mask=None, cache=None, cache_index=None,
-             training=None):
+             training=None, attention_bias=None):
         value = query if value is None else value
         q = self._split_heads(self.query_dense(query))  # (B, T, H, D)
         k = self._split_heads(self.key_dense(value))  # (B, S, H, D)
@@ -85,19 +91,21 @@ class MultiHeadAttention(keras.layers.Layer):
                 raise ValueError("`cache_index` is required when `cache` is given.")
             cache = update_cache(cache, k, v, cache_index)
             k, v = cache[:, 0], cache[:, 1]  # (B, S_max, H, D)
-        out = self._attend(q, k, v, attention_mask, training)
+        if attention_mask is not None:
+            mask_bias = masks.attention_bias_from_mask(attention_mask)  # (B, 1, T, S)
+            attention_bias = mask_bias if attention_bias is None else attention_bias + mask_bias
+        out = self._attend(q, k, v, attention_bias, training)
         if cache is not None:
             return out, cache
         return out
 
-    def _attend(self, q, k, v, attention_mask, training):
+    def _attend(self, q, k, v, attention_bias, training):
         scale = 1.0 / float(self.key_dim) ** 0.5
         scores = ops.einsum("bthd,bshd->bhts", q * ops.cast(scale, q.dtype), k)  # (B, H, T, S)
         # Softmax in float32: bfloat16 logits lose too much precision for the max/exp.
         scores = ops.cast(scores, "float32")
-        if attention_mask is not None:
-            mask = ops.cast(attention_mask, "bool")[:, None, :, :]  # (B, 1, T, S)
-            scores = ops.where(mask, scores, ops.cast(-1e9, "float32"))
+        if attention_bias is not None:
+            scores = scores + ops.cast(attention_bias, "float32")
         probs = ops.cast(ops.softmax(scores, axis=-1), q.dtype)
         probs = self.dropout_layer(probs, training=training)
         out = ops.einsum("bhts,bshd->bthd", probs, v)  # (B, T, H, D)

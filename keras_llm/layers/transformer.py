@@ -107,8 +107,10 @@ class _BlockBase(keras.layers.Layer):
 class TransformerEncoderBlock(_BlockBase):
     """Bidirectional self-attention + feed-forward.
 
-    Call: `block(x (B, S, M), padding_mask=None (B, S), attention_mask=None (B, S, S))`
-    -> (B, S, M). Padded keys are hidden from every query.
+    Call: `block(x (B, S, M), padding_mask=None (B, S), attention_mask=None (B, S, S),
+    attention_bias=None)` -> (B, S, M). Padded keys are hidden from every query.
+    `attention_bias` (float, broadcastable to (B, H, S, S), see `masks.attention_bias`)
+    lets a backbone build the mask once for all blocks instead of `padding_mask`.
     """
 
     def build(self, inputs_shape):
@@ -120,12 +122,14 @@ class TransformerEncoderBlock(_BlockBase):
         self._build_feedforward(inputs_shape)
         self.built = True
 
-    def call(self, inputs, padding_mask=None, attention_mask=None, training=None):
+    def call(self, inputs, padding_mask=None, attention_mask=None, training=None,
+             attention_bias=None):
         pad = None if padding_mask is None else masks.padding_attention_mask(padding_mask)
         mask = masks.merge_masks(pad, attention_mask)
 
         def attend(h):
-            return self.self_attention(h, attention_mask=mask, training=training)
+            return self.self_attention(h, attention_mask=mask, attention_bias=attention_bias,
+                                       training=training)
         x = self._residual(inputs, attend, self.self_attention_layer_norm,
                            self.self_attention_dropout, training)
         return self._feedforward(x, training)
@@ -137,7 +141,10 @@ class TransformerDecoderBlock(_BlockBase):
 
     Call: `block(decoder_sequence (B, T, M), encoder_sequence=None (B, S, M),
     decoder_padding_mask=None (B, T), encoder_padding_mask=None (B, S),
-    self_attention_cache=None (B, 2, T_max, H, D), cache_index=None)`.
+    self_attention_cache=None (B, 2, T_max, H, D), cache_index=None,
+    self_attention_bias=None)`. `self_attention_bias` (float, broadcastable to
+    (B, H, T, T), see `masks.attention_bias(..., causal=True)`) replaces the causal +
+    padding mask the block would otherwise build itself (the backbone builds it once).
     Returns (B, T, M), or ((B, T, M), new_cache) when a cache is given. With a
     cache, query i sits at absolute position cache_index + i and sees cache slots
     0 .. cache_index + i only, so unwritten (zero) slots never leak in.
@@ -167,13 +174,16 @@ class TransformerDecoderBlock(_BlockBase):
 
     def call(self, decoder_sequence, encoder_sequence=None, decoder_padding_mask=None,
              encoder_padding_mask=None, self_attention_cache=None, cache_index=None,
-             training=None):
+             training=None, self_attention_bias=None):
         if self.use_cross_attention and encoder_sequence is None:
             raise ValueError(f"{self.name}: use_cross_attention=True needs `encoder_sequence`.")
         x = decoder_sequence
         new_cache = []
 
         def self_attend(h):
+            if self_attention_cache is None and self_attention_bias is not None:
+                return self.self_attention(h, attention_bias=self_attention_bias,
+                                           training=training)
             mask = self._self_attention_mask(h, decoder_padding_mask, self_attention_cache,
                                              cache_index)
             if self_attention_cache is None:

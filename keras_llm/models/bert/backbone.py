@@ -83,8 +83,10 @@ class BertBackbone(Backbone):
         x = tokens + position_embedding(tokens) + segment_embedding(inputs["segment_ids"])
         x = embeddings_layer_norm(x)
         x = keras.layers.Dropout(dropout, name="embeddings_dropout")(x)
+        # One additive padding bias (B, 1, 1, T) shared by all blocks.
+        bias = llm_layers.masks.AttentionBias(name="attention_bias")(inputs["padding_mask"])
         for block in blocks:
-            x = block(x, padding_mask=inputs["padding_mask"])
+            x = block(x, attention_bias=bias)
         pooled = pooler_dense(x[:, 0, :])  # (B, D) from the [CLS] position
         super().__init__(inputs=inputs,
                          outputs={"sequence_output": x, "pooled_output": pooled},

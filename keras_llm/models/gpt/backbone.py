@@ -51,8 +51,11 @@ class GptBackbone(Backbone):
                   for key in INPUT_KEYS}
         tokens = token_embedding(inputs["token_ids"])  # (B, T, D)
         x = embeddings_dropout(tokens + position_embedding(tokens))
+        # One additive causal + padding bias (B, 1, T, T) shared by all blocks.
+        bias = llm_layers.masks.AttentionBias(causal=True, name="attention_bias")(
+            inputs["padding_mask"])
         for block in blocks:
-            x = block(x, decoder_padding_mask=inputs["padding_mask"])
+            x = block(x, self_attention_bias=bias)
         x = layer_norm(x)
         super().__init__(inputs=inputs, outputs=x, **kwargs)
 
