@@ -30,7 +30,6 @@ import datetime  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import pathlib  # noqa: E402
-import platform  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
@@ -43,6 +42,7 @@ import urllib.request  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import grpc  # noqa: E402
 import numpy as np  # noqa: E402
+from keras_llm.utils.machine import machine_info
 
 if __name__ != "__mp_main__":
     # TensorFlow only in the measuring process: spawned client processes stay light.
@@ -296,20 +296,6 @@ def _ms(seconds):
     return round(float(seconds) * 1000, 3)
 
 
-def machine():
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version(), "tensorflow": tf.__version__,
-            "load_average_1m": round(os.getloadavg()[0], 2)}
-
-
 def _cell(batching, clients, runs):
     return {"batching": batching, "clients": clients,
             "rps": round(statistics.median(r[0] for r in runs), 1),
@@ -406,7 +392,8 @@ def summarize(args, name, cells, floor_p50, floor_p99, commands, exit_codes):
                else [sys.executable]) + sys.argv[(1 if __spec__ and __spec__.name else 0):]
     return {"command": " ".join(program),
             "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": machine(), "model_dir": str(pathlib.Path(args.model_dir).resolve()),
+            "machine": machine_info(load_average_1m=round(os.getloadavg()[0], 2)),
+            "model_dir": str(pathlib.Path(args.model_dir).resolve()),
             "model_name": name, "duration_s": args.duration, "repeats": args.repeats,
             "client_processes": args.client_processes,
             "batching_parameters": batching_text(args),

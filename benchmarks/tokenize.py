@@ -17,7 +17,6 @@ import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
@@ -27,6 +26,7 @@ import tensorflow as tf  # noqa: E402
 
 from keras_llm import tokenizers  # noqa: E402
 from keras_llm.utils import paths  # noqa: E402
+from keras_llm.utils.machine import machine_info
 
 RESULTS = paths.PROJECT_ROOT / "benchmarks" / "results"
 
@@ -89,14 +89,6 @@ def make_runners(texts, batch_size, vocab_path):
     }
 
 
-def machine():
-    cpu = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version(), "tensorflow": tf.__version__}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sentences", type=int, default=10000)
@@ -130,7 +122,7 @@ def main():
     graph_ratio = round(statistics.median(per_repeat), 3)
     report = {"command": "python " + " ".join(sys.argv),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "sentences": len(texts), "batch_size": args.batch_size,
+              "machine": machine_info(), "sentences": len(texts), "batch_size": args.batch_size,
               "repeats": args.repeats, "goal": "graph path >= 0.5x tensorflow-text FastBertTokenizer",
               "graph_vs_fast_ratio": graph_ratio,
               "graph_vs_fast_ratio_per_repeat": [round(r, 3) for r in per_repeat],

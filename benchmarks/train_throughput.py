@@ -13,7 +13,6 @@ peak (median of a 2048^3 tf.matmul). Writes benchmarks/results/train_throughput.
 import datetime
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -22,6 +21,7 @@ import time
 from absl import app, flags
 
 import keras_llm  # noqa: F401  (forces the TensorFlow backend before keras)
+from keras_llm.utils.machine import machine_info
 import keras
 import numpy as np
 import tensorflow as tf
@@ -98,13 +98,6 @@ def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
     return max(rates), statistics.median(rates)  # best = least disturbed by other processes
 
 
-def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                  if line.startswith("model name")), "unknown")
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu_model": model,
-            "load_average_at_start": os.getloadavg()}
-
-
 def measure(runs: dict, repeats: int, steps: int, size: int, peaks: list) -> dict:
     rates = {key: [] for key in runs}
     for _ in range(repeats):
@@ -147,7 +140,7 @@ def main(argv):
             shlex.quote(a) for a in sys.argv[1:])  # run as a module: benchmarks/tokenize.py
     summary = {"command": command,                 # shadows the stdlib when run as a script
                "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "machine": machine(), "matmul_peak_flops": {"max": max(peaks), "all": peaks},
+               "machine": machine_info(load_average_at_start=os.getloadavg()), "matmul_peak_flops": {"max": max(peaks), "all": peaks},
                "config": {"layers": L, "heads": H, "hidden": D, "ffn": F, "seq": T, "vocab": V,
                           "mask_positions": P, "batch": FLAGS.batch, "jit_compile": FLAGS.jit_compile,
                           "repeats": FLAGS.repeats, "steps_per_repeat": FLAGS.steps,

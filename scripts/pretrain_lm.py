@@ -10,7 +10,6 @@ Re-running the same command resumes from the workdir's checkpoints.
 import datetime
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -18,6 +17,7 @@ import time
 from absl import app, flags
 
 import keras_llm  # noqa: F401  (forces the TensorFlow backend)
+from keras_llm.utils.machine import machine_info
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", None, "Named training config.")
@@ -28,16 +28,6 @@ flags.DEFINE_string("export_dir", None, "Also save the backbone (weights, config
 flags.mark_flags_as_required(["config", "workdir", "name"])
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def machine() -> dict:
-    model = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu_model": model}
 
 
 def export_backbone(result, config, export_dir: str) -> None:
@@ -91,7 +81,7 @@ def main(argv):
     summary = {
             "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
             "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": machine(), "objective": config.objective,
+            "machine": machine_info(), "objective": config.objective,
             "model": {k: getattr(config.model, k) for k in (
                     "kind", "num_layers", "num_heads", "hidden_dim", "intermediate_dim")},
             "tokenizer": f"{config.tokenizer.kind} {config.tokenizer.vocabulary_size}",

@@ -15,7 +15,6 @@ import datetime
 import gzip
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ from tokenizers import decoders, models, pre_tokenizers, trainers
 from keras_llm.tokenizers.bpe_trainer import save_bpe, train_bpe
 from keras_llm.tokenizers.byte_pair import BytePairTokenizer
 from keras_llm.utils import paths
+from keras_llm.utils.machine import machine_info
 
 flags.DEFINE_integer("vocabulary_size", 8000, "BPE vocabulary size.")
 flags.DEFINE_integer("batch_size", 512, "Strings per graph-path call.")
@@ -124,16 +124,6 @@ def check_corpus(texts, tokenizer, hf, graph_fn):
             "seconds": {k: round(v, 2) for k, v in seconds.items()}}
 
 
-def machine():
-    model = ""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu_model": model,
-            "python": platform.python_version(), "tensorflow": tf.__version__,
-            "tokenizers": tokenizers.__version__}
-
-
 def write_markdown(result, path):
     m, v = result["machine"], result["vocabulary"]
     lines = ["# Byte-level BPE parity: keras_llm BytePairTokenizer vs HF tokenizers", "",
@@ -186,7 +176,8 @@ def main(argv):
         print(name, results[name])
     result = {"command": "python " + " ".join(sys.argv),
               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-              "machine": machine(), "vocabulary": vocab_info, "batch_size": FLAGS.batch_size,
+              "machine": machine_info(tokenizers=tokenizers.__version__),
+              "vocabulary": vocab_info, "batch_size": FLAGS.batch_size,
               "corpora": results,
               "total_sentences": sum(r["sentences"] for r in results.values()),
               "total_mismatches": sum(sum(r["mismatches"].values()) for r in results.values())}

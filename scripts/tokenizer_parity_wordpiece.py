@@ -11,7 +11,6 @@ import datetime
 import gzip
 import json
 import os
-import platform
 import sys
 import time
 
@@ -21,6 +20,7 @@ import tensorflow as tf  # noqa: E402
 
 from keras_llm import tokenizers  # noqa: E402
 from keras_llm.utils import paths  # noqa: E402
+from keras_llm.utils.machine import machine_info
 
 RESULTS = paths.PROJECT_ROOT / "benchmarks" / "results"
 MAX_EXAMPLES = 6
@@ -111,17 +111,6 @@ def run_corpus(name, texts, tok, hf, tf_text, vocab_path, lowercase, batch_size)
     return row
 
 
-def machine():
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version(), "tensorflow": tf.__version__}
-
-
 def write_markdown(report, path):
     lines = ["# WordPiece tokenizer parity (keras_llm vs Hugging Face tokenizers vs tensorflow-text)",
              "", f"Command: `{report['command']}`  ", f"Date (UTC): {report['date']}  ",
@@ -199,7 +188,7 @@ def main():
     total = sum(r[k] for r in rows for k in r if k.endswith("mismatches"))
     report = {"command": "python " + " ".join(sys.argv),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "vocabulary": "MiniLM-L6 uncased vocab.txt (30522 tokens)",
+              "machine": machine_info(), "vocabulary": "MiniLM-L6 uncased vocab.txt (30522 tokens)",
               "references": "tokenizers.BertWordPieceTokenizer (HF), tensorflow_text.BertTokenizer",
               "total_mismatches_vs_hf": total, "tftext_explanation": TFTEXT_EXPLANATION,
               "corpora": rows}
