@@ -10,7 +10,9 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
-from keras_llm.export import check as check_lib
+import keras_llm  # noqa: F401  (TensorFlow backend before keras)
+# Not `from keras_llm.export import check`: the package's `check` is the function, not the module.
+from keras_llm.export.check import resolve_version_dir
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("saved_model", "saved_models/sentiment",
@@ -19,7 +21,7 @@ flags.DEFINE_string("saved_model", "saved_models/sentiment",
 
 def main(argv):
     texts = argv[1:] or [line.rstrip("\n") for line in sys.stdin]
-    path = check_lib.resolve_version_dir(FLAGS.saved_model)
+    path = resolve_version_dir(FLAGS.saved_model)
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     out = serve(text=tf.constant(texts))
     for text, label, probabilities in zip(texts, out["label"].numpy(),
