@@ -11,10 +11,8 @@ import datetime
 import json
 import os
 import pathlib
-import platform
 import sys
 
-import tensorflow as tf
 from absl import app
 from absl import flags
 
@@ -22,6 +20,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import keras_llm  # noqa: E402,F401
 from apps.sentiment import data  # noqa: E402
 from apps.sentiment import lib  # noqa: E402
+from keras_llm.utils.machine import machine_info  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("minilm_workdir", None, "Workdir of the MiniLM fine-tune.", required=True)
@@ -32,14 +31,6 @@ flags.DEFINE_multi_string("other_run", [], "NAME=WORKDIR of a further run to rep
 flags.DEFINE_multi_string("note", [], "Extra lines for the Markdown report.")
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 GOALS = {"minilm": 0.90, "small": 0.82}
-
-
-def machine():
-    cpu = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version(), "tensorflow": tf.__version__}
 
 
 def run_entry(name, workdir, goal=None):
@@ -64,7 +55,7 @@ def main(argv):
     args = [a for a in sys.argv[1:] if not a.startswith("--note")]  # notes are shown below
     report = {"command": "python scripts/sentiment_sst2_results.py " + " ".join(args),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "load_average": [round(x, 2) for x in os.getloadavg()],
+              "machine": machine_info(), "load_average": [round(x, 2) for x in os.getloadavg()],
               "runs": runs, "other_runs": other_runs,
               "saved_model": {"path": FLAGS.saved_model, "dev_accuracy": round(saved["accuracy"], 4),
                               "size_mb": round(size / 2**20, 2),
