@@ -26,3 +26,10 @@ def static_rank(value):
         return len(shape)
     except (TypeError, ValueError):  # unknown-rank tf.TensorShape
         return None
+
+
+def check_heads(hidden_dim, num_heads):
+    """Multi-head attention splits the width evenly: hidden_dim must divide by num_heads."""
+    if hidden_dim % num_heads:
+        raise ValueError(f"hidden_dim={hidden_dim} is not divisible by "
+                         f"num_heads={num_heads}.")

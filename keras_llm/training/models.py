@@ -17,31 +17,32 @@ def register_model(kind: str, builder: Builder) -> None:
     MODEL_BUILDERS[kind] = builder
 
 
+def _backbone_args(cfg: ModelConfig, vocabulary_size: int) -> dict:
+    """The constructor arguments every backbone shares, from the model config."""
+    return dict(vocabulary_size=vocabulary_size, num_heads=cfg.num_heads,
+                hidden_dim=cfg.hidden_dim, intermediate_dim=cfg.intermediate_dim,
+                max_sequence_length=cfg.max_sequence_length, dropout=cfg.dropout)
+
+
 def _bert_mlm(cfg: ModelConfig, vocabulary_size: int):
     from keras_llm import models  # pylint: disable=import-outside-toplevel
-    backbone = models.BertBackbone(
-            vocabulary_size=vocabulary_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
-            hidden_dim=cfg.hidden_dim, intermediate_dim=cfg.intermediate_dim,
-            max_sequence_length=cfg.max_sequence_length, dropout=cfg.dropout)
+    backbone = models.BertBackbone(num_layers=cfg.num_layers,
+                                   **_backbone_args(cfg, vocabulary_size))
     return models.BertMaskedLM(backbone), backbone
 
 
 def _gpt_clm(cfg: ModelConfig, vocabulary_size: int):
     from keras_llm import models  # pylint: disable=import-outside-toplevel
-    backbone = models.GptBackbone(
-            vocabulary_size=vocabulary_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
-            hidden_dim=cfg.hidden_dim, intermediate_dim=cfg.intermediate_dim,
-            max_sequence_length=cfg.max_sequence_length, dropout=cfg.dropout)
+    backbone = models.GptBackbone(num_layers=cfg.num_layers,
+                                  **_backbone_args(cfg, vocabulary_size))
     return models.GptCausalLM(backbone), backbone
 
 
 def _seq2seq(cfg: ModelConfig, vocabulary_size: int):
     from keras_llm import models  # pylint: disable=import-outside-toplevel
-    backbone = models.Seq2SeqBackbone(
-            vocabulary_size=vocabulary_size, num_encoder_layers=cfg.num_layers,
-            num_decoder_layers=cfg.num_layers, num_heads=cfg.num_heads,
-            hidden_dim=cfg.hidden_dim, intermediate_dim=cfg.intermediate_dim,
-            max_sequence_length=cfg.max_sequence_length, dropout=cfg.dropout)
+    backbone = models.Seq2SeqBackbone(num_encoder_layers=cfg.num_layers,
+                                      num_decoder_layers=cfg.num_layers,
+                                      **_backbone_args(cfg, vocabulary_size))
     return models.Seq2SeqLM(backbone), backbone
 
 

@@ -34,6 +34,7 @@ import keras
 
 from keras_llm import layers as llm_layers
 from keras_llm.models.backbone_base import Backbone
+from keras_llm.models.validation import check_heads
 
 INPUT_KEYS = ("token_ids", "segment_ids", "padding_mask")
 
@@ -54,9 +55,7 @@ class BertBackbone(Backbone):
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
                  max_sequence_length=512, num_segments=2, dropout=0.1,
                  layer_norm_epsilon=1e-12, **kwargs):
-        if hidden_dim % num_heads:
-            raise ValueError(f"hidden_dim={hidden_dim} is not divisible by "
-                             f"num_heads={num_heads}.")
+        check_heads(hidden_dim, num_heads)
         token_embedding = llm_layers.TokenEmbedding(
             vocabulary_size, hidden_dim, embeddings_initializer=_bert_init(),
             name="token_embedding")

@@ -13,6 +13,7 @@ from keras import ops
 
 from keras_llm import layers as llm_layers
 from keras_llm.models.backbone_base import Backbone
+from keras_llm.models.validation import check_heads
 
 INPUT_KEYS = ("token_ids", "padding_mask")
 
@@ -30,9 +31,7 @@ class GptBackbone(Backbone):
 
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_dim, intermediate_dim,
                  max_sequence_length=1024, dropout=0.0, layer_norm_epsilon=1e-5, **kwargs):
-        if hidden_dim % num_heads:
-            raise ValueError(f"hidden_dim={hidden_dim} is not divisible by "
-                             f"num_heads={num_heads}.")
+        check_heads(hidden_dim, num_heads)
         token_embedding = llm_layers.TokenEmbedding(
             vocabulary_size, hidden_dim, embeddings_initializer=_gpt_init(),
             name="token_embedding")

@@ -14,6 +14,7 @@ from keras import ops
 
 from keras_llm import layers as llm_layers
 from keras_llm.models.backbone_base import Backbone
+from keras_llm.models.validation import check_heads
 
 INPUT_KEYS = ("encoder_token_ids", "encoder_padding_mask", "decoder_token_ids",
               "decoder_padding_mask")
@@ -48,9 +49,7 @@ class Seq2SeqBackbone(Backbone):
     def __init__(self, vocabulary_size, num_encoder_layers, num_decoder_layers, num_heads,
                  hidden_dim, intermediate_dim, max_sequence_length=512, dropout=0.1,
                  layer_norm_epsilon=1e-5, **kwargs):
-        if hidden_dim % num_heads:
-            raise ValueError(f"hidden_dim={hidden_dim} is not divisible by "
-                             f"num_heads={num_heads}.")
+        check_heads(hidden_dim, num_heads)
         self._make_layers(vocabulary_size, num_encoder_layers, num_decoder_layers, num_heads,
                           hidden_dim, intermediate_dim, max_sequence_length, dropout,
                           layer_norm_epsilon)
