@@ -1,7 +1,8 @@
 """Sentiment app library: vocabulary, model, fine-tuning / distillation, evaluation, export.
 
 The scripts (`train.py`, `evaluate.py`, `export.py`, `predict.py`) are thin shells over these
-functions. A workdir holds `config.json`, `vocab.txt`, `model.weights.h5`, `metrics.json`.
+functions. A workdir holds `config.json`, `vocab.txt`, `model.weights.h5`, `metrics.json`
+(and `epoch_K.weights.h5` after each training epoch).
 Shapes: B batch, T tokens, N examples, C = 2 classes.
 """
 import dataclasses
@@ -293,7 +294,11 @@ def train(config: config_lib.SentimentConfig, workdir, host_tokenizer="keras_llm
     epochs = tc.epochs if not tc.max_steps else 1
     steps_per_epoch = None if not tc.max_steps else min(tc.max_steps, len(batches))
     dataset = batches.dataset().repeat() if tc.max_steps else batches.dataset()
-    model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=1)
+    # Weights after every epoch (epoch_1.weights.h5, ...): a cut run keeps its finished epochs.
+    save_epochs = keras.callbacks.ModelCheckpoint(
+            str(workdir / "epoch_{epoch}.weights.h5"), save_weights_only=True)
+    model.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=1,
+              callbacks=[save_epochs])
     train_seconds = time.time() - start
     model.save_weights(workdir / WEIGHTS_FILE)
     metrics = evaluate_model(config, vocabulary, model, "dev", host_tokenizer)

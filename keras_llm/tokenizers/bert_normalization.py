@@ -176,3 +176,23 @@ def _build_table(lowercase, strip_accents):
             np.asarray(starts, np.int32), np.asarray(delta, np.int32), np.asarray(cls, np.int32),
             np.asarray(multi, np.int32), multi_cps, multi_cls,
             np.asarray([len(r) for r in rows], np.int32))
+
+
+def word_char_ranges(table: NormalizationTable):
+    """Sorted, merged (first, last) code-point intervals that can occur in a normalized word
+    of more than one character (outputs of class WORD)."""
+    ends = np.append(table.starts[1:], 0x110000) - 1
+    single = (table.multi < 0) & (table.cls == WORD)
+    spans = list(zip((table.starts + table.delta)[single].tolist(),
+                     (ends + table.delta)[single].tolist()))
+    for row in range(len(table.multi_len)):
+        n = table.multi_len[row]
+        spans += [(int(cp), int(cp)) for cp, c in zip(table.multi_cps[row, :n],
+                                                      table.multi_cls[row, :n]) if c == WORD]
+    merged = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged

@@ -11,6 +11,8 @@ split exists or it has more than `max_input_chars_per_word` code points. Offsets
 positions in the ORIGINAL string (end exclusive): a piece covers the original characters its
 first and last normalized code points came from.
 """
+import bisect
+import collections
 import os
 import tempfile
 
@@ -21,6 +23,78 @@ import tensorflow as tf
 from keras_llm.tokenizers import bert_normalization as bn
 
 _CACHE_LIMIT = 500_000  # entries per host cache; cleared when full
+
+# Rows the string-op path may split into words: printable ASCII plus tab, newline and CR
+# (no dropped control characters). Their BERT classes: tab/newline/CR/space separate words,
+# the ASCII punctuation below is a word of its own, letters and digits are word characters
+# (checked against the normalization table by tests/tokenizers).
+_CLEAN_ASCII = "[\\t\\n\\r\\x20-\\x7e]*"
+_ASCII_PUNCT = "([!-/:-@\\[-`{-~])"
+# Size limits (pattern characters) of the segmentation regular expressions: RE2's default
+# memory budget keeps its fast DFA up to roughly 100 K characters of trie pattern.
+_FIRST_GROUP_CHARS = 80_000
+_CONT_PATTERN_CHARS = 100_000
+
+_Words = collections.namedtuple("_Words", "chars strings rows orig")
+_Pieces = collections.namedtuple("_Pieces", "ids word word_splits start length")
+
+
+def _regex_char(ch):
+    return ch if ch.isalnum() else "\\x{%x}" % ord(ch)
+
+
+def _trie_regex(tokens):
+    """A regex of nested groups over the tokens' trie: at any position, RE2's leftmost-first
+    match is the LONGEST token there (deeper alternatives come before the optional end)."""
+    root = {}
+    for token in tokens:
+        node = root
+        for ch in token:
+            node = node.setdefault(ch, {})
+        node[None] = True
+
+    def below(node):
+        alternatives = [_regex_char(ch) + below(node[ch])
+                        for ch in sorted(k for k in node if k is not None)]
+        if not alternatives:
+            return ""
+        body = "(?:" + "|".join(alternatives) + ")"
+        return body + "?" if None in node else body
+    # Iterative depth is bounded by the longest token; the recursion limit is far above it.
+    return below(root)
+
+
+def _segmentation_patterns(tokens, suffix, word_ranges):
+    """(first-piece patterns, continuation pattern), or None when the vocabulary is too big.
+
+    Only tokens made of characters that can occur inside a word take part (see
+    `bert_normalization.word_char_ranges`); other tokens can never match there."""
+    starts = [lo for lo, _ in word_ranges]
+
+    def in_word(text):
+        for ch in text:
+            i = bisect.bisect_right(starts, ord(ch)) - 1
+            if i < 0 or ord(ch) > word_ranges[i][1]:
+                return False
+        return bool(text)
+    first = [t for t in tokens if in_word(t)]
+    cont = [t[len(suffix):] for t in tokens if t.startswith(suffix) and in_word(t[len(suffix):])]
+    cont_pattern = _trie_regex(cont) or "[^\\x{0}-\\x{10ffff}]"  # no match
+    by_first = collections.defaultdict(list)
+    for token in first:
+        by_first[token[0]].append(token)
+    groups, size = [[]], 0
+    for ch in sorted(by_first):
+        sub = _trie_regex(by_first[ch])
+        if len(sub) > _FIRST_GROUP_CHARS or len(cont_pattern) > _CONT_PATTERN_CHARS:
+            return None
+        if groups[-1] and size + len(sub) > _FIRST_GROUP_CHARS:
+            groups.append([])
+            size = 0
+        groups[-1].append(sub[3:-1] if sub.startswith("(?:") and sub.endswith(")") else sub)
+        size += len(sub)
+    first_patterns = ["^(?:" + "|".join(g) + ")" for g in groups if g]
+    return first_patterns, cont_pattern
 
 
 def load_vocabulary(vocabulary):
@@ -89,6 +163,11 @@ class WordPieceTokenizer(keras.layers.Layer):
                 for t in self.vocabulary)
         self._table = bn.build_table(self.lowercase, self._strip)
         self._char_cache, self._chunk_cache, self._word_cache = {}, {}, {}
+        patterns = _segmentation_patterns(self.vocabulary, suffix_indicator,
+                                          bn.word_char_ranges(self._table))
+        # None: too large for fast regular expressions; the graph path then segments words
+        # with a vectorised loop (same ids, slower).
+        self._first_patterns, self._cont_pattern = patterns or ((), "")
         self._build_graph_tables()
 
     @property
@@ -264,41 +343,85 @@ class WordPieceTokenizer(keras.layers.Layer):
     # ----------------------------------------------------------------------------- graph path
     def call(self, inputs):
         """tf.string (B,) -> int32 ragged (B, None); a scalar string -> int32 (None,)."""
-        return self.tokenize_with_offsets(inputs)[0]
+        return self.tokenize(inputs)
 
     def tokenize(self, inputs):
-        return self.tokenize_with_offsets(inputs)[0]
+        """Token ids only: the fast path (see `_tokenize_ids`); same ids as the offsets path."""
+        inputs = self._check_input(inputs)
+        if inputs.shape.rank == 0:
+            return self._tokenize_ids(inputs[tf.newaxis])[0]
+        return self._tokenize_ids(inputs)
 
     def tokenize_with_offsets(self, inputs):
         """tf.string (B,) -> (ids, starts, ends), int32 ragged (B, None) each."""
-        inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
+        inputs = self._check_input(inputs)
         if inputs.shape.rank == 0:
             ids, starts, ends = self._tokenize_batch(inputs[tf.newaxis])
             return ids[0], starts[0], ends[0]
-        if inputs.shape.rank != 1:
-            raise ValueError(f"WordPieceTokenizer expects a scalar or (B,) string tensor, "
-                             f"got shape {inputs.shape}")
         return self._tokenize_batch(inputs)
 
+    @staticmethod
+    def _check_input(inputs):
+        inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
+        if inputs.shape.rank not in (0, 1):
+            raise ValueError(f"WordPieceTokenizer expects a scalar or (B,) string tensor, "
+                             f"got shape {inputs.shape}")
+        return inputs
+
+    def _tokenize_ids(self, inputs):
+        """(B,) -> int32 ragged ids. Rows of printable ASCII (plus tab/newline/CR) are split
+        into words by string ops (lowercase, spaces around punctuation, whitespace split);
+        other rows take the code-point path of `_tokenize_batch`. Both give the same words."""
+        clean = tf.strings.regex_full_match(inputs, _CLEAN_ASCII)
+        clean_rows, other_rows = tf.where(clean)[:, 0], tf.where(~clean)[:, 0]
+        text = tf.gather(inputs, clean_rows)
+        if self.lowercase:
+            text = tf.strings.lower(text)
+        clean_words = tf.strings.split(tf.strings.regex_replace(text, _ASCII_PUNCT, " \\1 "))
+
+        def all_clean():
+            return clean_words.flat_values, clean_words.row_splits
+
+        def mixed():
+            other = self._words(tf.gather(inputs, other_rows))
+            other_words = tf.RaggedTensor.from_value_rowids(
+                    other.strings, other.rows, nrows=tf.size(other_rows, out_type=tf.int64),
+                    validate=False)
+            order = tf.math.invert_permutation(tf.concat([clean_rows, other_rows], 0))
+            words = tf.gather(tf.concat([clean_words, other_words], 0), order)
+            return words.flat_values, words.row_splits
+        flat, word_row_splits = tf.cond(tf.size(other_rows) > 0, mixed, all_clean)
+        pieces = self._wordpiece_graph(flat, tf.strings.length(flat, unit="UTF8_CHAR"))
+        row_splits = tf.gather(pieces.word_splits, word_row_splits)
+        return tf.RaggedTensor.from_row_splits(tf.cast(pieces.ids, tf.int32), row_splits,
+                                               validate=False)
+
     def _tokenize_batch(self, inputs):
-        cps = tf.strings.unicode_decode(inputs, "UTF-8", errors="replace")  # (B, None)
+        words = self._words(inputs)
+        pieces = self._wordpiece_graph(words.strings, words.chars.row_lengths())
+        w = pieces.word
+        first = tf.gather(words.chars.row_starts(), w) + pieces.start
+        starts = tf.gather(words.orig, first)
+        ends = tf.gather(words.orig, first + pieces.length - 1) + 1
+        tok_rows = tf.gather(words.rows, w)
         n_rows = tf.shape(inputs, out_type=tf.int64)[0]
-        rows = cps.value_rowids()
-        orig_pos = tf.range(tf.size(cps.flat_values, out_type=tf.int64)) - tf.gather(
-                cps.row_starts(), rows)
-        ncp, cls, src = self._normalize(cps.flat_values)
-        words = self._split_words_graph(ncp, cls, tf.gather(rows, src), tf.gather(orig_pos, src))
-        word_chars, word_row, word_orig = words
-        w, token_id, start, length = self._wordpiece_graph(word_chars)
-        first = tf.gather(word_chars.row_starts(), w) + start
-        starts = tf.gather(word_orig, first)
-        ends = tf.gather(word_orig, first + length - 1) + 1
-        tok_rows = tf.gather(word_row, w)
 
         def ragged(values):
             return tf.RaggedTensor.from_value_rowids(
                     tf.cast(values, tf.int32), tok_rows, nrows=n_rows, validate=False)
-        return ragged(token_id), ragged(starts), ragged(ends)
+        return ragged(pieces.ids), ragged(starts), ragged(ends)
+
+    def _words(self, inputs):
+        """Code-point path: (B,) -> _Words: the words of all rows in order, with their
+        normalized code points, UTF-8 strings, rows and original code-point positions."""
+        cps = tf.strings.unicode_decode(inputs, "UTF-8", errors="replace")  # (B, None)
+        rows = cps.value_rowids()
+        orig_pos = tf.range(tf.size(cps.flat_values, out_type=tf.int64)) - tf.gather(
+                cps.row_starts(), rows)
+        ncp, cls, src = self._normalize(cps.flat_values)
+        chars, word_rows, orig = self._split_words_graph(
+                ncp, cls, tf.gather(rows, src), tf.gather(orig_pos, src))
+        return _Words(chars, tf.strings.unicode_encode(chars, "UTF-8"), word_rows, orig)
 
     def _normalize(self, cps):
         """(N,) code points -> normalized code points, classes, source index, each (N2,)."""
@@ -373,35 +496,102 @@ class WordPieceTokenizer(keras.layers.Layer):
         kept_rows = tf.boolean_mask(rows, keep)
         return chars, tf.gather(kept_rows, chars.row_starts()), tf.boolean_mask(orig, keep)
 
-    def _wordpiece_graph(self, word_chars):
-        """Ragged (W, None) code points -> pieces (P,): word index, id, start, length."""
-        words = tf.strings.unicode_encode(word_chars, "UTF-8")  # (W,)
-        n_chars = word_chars.row_lengths()
+    def _wordpiece_graph(self, words, n_chars):
+        """(W,) normalized words and their code-point counts -> _Pieces, ordered by word.
+
+        Whole words are looked up first; each DISTINCT remaining word is segmented once
+        (`_segment_regex`, or `_segment_loop` for vocabularies too large for the patterns).
+        """
         n_words = tf.size(words, out_type=tf.int64)
-        whole_id = self._vocab_table.lookup(words)
+        n_chars = tf.cast(n_chars, tf.int64)
+        whole = self._vocab_table.lookup(words)
         too_long = n_chars > self.max_input_chars_per_word
-        is_whole = (whole_id >= 0) & ~too_long
-        todo = tf.where(~is_whole & ~too_long)[:, 0]
-        loop_w, loop_k, loop_id, loop_start, loop_len = self._greedy_loop(
-                tf.gather(words, todo), tf.gather(n_chars, todo), todo)
-        # A step without a hit (length 0) makes the whole word one unknown token.
-        failed = tf.boolean_mask(loop_w, loop_len == 0)
-        is_failed = tf.scatter_nd(failed[:, tf.newaxis], tf.ones_like(failed, tf.bool),
-                                  [n_words])
-        ok = ~tf.gather(is_failed, loop_w)
-        single = tf.where(is_whole | too_long | is_failed)[:, 0]
-        single_id = tf.where(tf.gather(is_whole, single), tf.gather(whole_id, single),
-                             tf.constant(self._unk_id, tf.int64))
-        w = tf.concat([single, tf.boolean_mask(loop_w, ok)], 0)
-        k = tf.concat([tf.zeros_like(single), tf.boolean_mask(loop_k, ok)], 0)
-        token_id = tf.concat([single_id, tf.boolean_mask(loop_id, ok)], 0)
-        start = tf.concat([tf.zeros_like(single), tf.boolean_mask(loop_start, ok)], 0)
-        length = tf.concat([tf.gather(n_chars, single), tf.boolean_mask(loop_len, ok)], 0)
-        # Order pieces by (word, piece index): destination = pieces before the word + k.
-        counts = tf.math.unsorted_segment_sum(tf.ones_like(w), w, n_words)
-        dest = tf.gather(tf.cumsum(counts, exclusive=True), w) + k
-        order = tf.math.invert_permutation(dest)
-        return [tf.gather(x, order) for x in (w, token_id, start, length)]
+        split = tf.where((whole < 0) & ~too_long)[:, 0]
+        todo, todo_index = tf.unique(tf.gather(words, split), out_idx=tf.int64)
+        n_todo = tf.size(todo, out_type=tf.int64)
+        todo_chars = tf.math.unsorted_segment_max(tf.gather(n_chars, split), todo_index, n_todo)
+        segment = self._segment_regex if self._first_patterns else self._segment_loop
+        todo_count, todo_ids, todo_lens = segment(todo, todo_chars)
+        todo_splits = tf.concat([[0], tf.cumsum(todo_count)], 0)
+        offset = tf.cumsum(todo_lens, exclusive=True)
+        todo_starts = offset - tf.repeat(tf.gather(offset, todo_splits[:-1]), todo_count)
+        # Every word: its distinct-word index (or -1) -> its pieces. Gathers run on both sides
+        # of tf.where, so a trailing pad entry keeps indices valid when nothing was segmented.
+        word_todo = tf.scatter_nd(split[:, tf.newaxis], todo_index + 1, [n_words]) - 1
+        count = tf.gather(tf.concat([todo_count, [1]], 0),
+                          tf.where(word_todo >= 0, word_todo, n_todo))
+        word_splits = tf.concat([[0], tf.cumsum(count)], 0)
+        word = tf.repeat(tf.range(n_words), count)
+        piece_todo = tf.gather(word_todo, word)
+        is_todo = piece_todo >= 0
+        source = tf.gather(todo_splits, tf.where(is_todo, piece_todo, n_todo)) + (
+                tf.range(word_splits[-1]) - tf.gather(word_splits, word))
+        source = tf.where(is_todo, source, tf.size(todo_ids, out_type=tf.int64))
+
+        def todo_value(values):
+            return tf.gather(tf.concat([values, tf.zeros([1], tf.int64)], 0), source)
+        single_id = tf.where(too_long, tf.constant(self._unk_id, tf.int64), whole)
+        ids = tf.where(is_todo, todo_value(todo_ids), tf.gather(single_id, word))
+        start = tf.where(is_todo, todo_value(todo_starts), tf.zeros_like(word))
+        length = tf.where(is_todo, todo_value(todo_lens), tf.gather(n_chars, word))
+        return _Pieces(ids, word, word_splits, start, length)
+
+    def _segment_regex(self, todo, todo_chars):
+        """Greedy longest-match-first by two regular expressions over the vocabulary's trie
+        (`_trie_regex`: the first match at a position is the longest token there).
+
+        The first piece comes from the `^`-anchored word-initial patterns (one per group of
+        first characters), the others from the continuation pattern matched globally; each
+        match is followed by a space, then split. A character where no token starts is glued
+        to the next piece, so its lookup fails: such a word becomes one unknown token.
+        Returns (count (U,), ids (P,), code-point lengths (P,)), pieces ordered by word.
+        """
+        marked = todo
+        for pattern in self._first_patterns:
+            marked = tf.strings.regex_replace(marked, pattern, "\\0 ", replace_global=False)
+        head = tf.strings.split(marked, " ", maxsplit=1)
+        first = tf.gather(head.flat_values, head.row_splits[:-1])
+        first_bytes = tf.strings.length(first)
+        rest = tf.strings.substr(todo, first_bytes, tf.strings.length(todo) - first_bytes)
+        rest = tf.strings.split(tf.strings.regex_replace(rest, self._cont_pattern, "\\0 "))
+        pieces = tf.concat([tf.RaggedTensor.from_tensor(first[:, tf.newaxis]), rest], axis=1)
+        flat = pieces.flat_values
+        row = pieces.value_rowids()
+        is_first = tf.range(tf.size(flat, out_type=tf.int64)) == tf.gather(pieces.row_splits, row)
+        ids = self._vocab_table.lookup(
+                tf.strings.join([tf.where(is_first, "", self.suffix_indicator), flat]))
+        failed = tf.math.unsorted_segment_max(tf.cast(ids < 0, tf.int32), row,
+                                              tf.size(todo)) > 0
+        keep = is_first | ~tf.gather(failed, row)
+        row_failed = tf.gather(failed, row)
+        ids = tf.where(row_failed, tf.constant(self._unk_id, tf.int64), ids)
+        lens = tf.where(row_failed, tf.gather(todo_chars, row),
+                        tf.cast(tf.strings.length(flat, unit="UTF8_CHAR"), tf.int64))
+        count = tf.where(failed, tf.constant(1, tf.int64), pieces.row_lengths())
+        return count, tf.boolean_mask(ids, keep), tf.boolean_mask(lens, keep)
+
+    def _segment_loop(self, todo, todo_chars):
+        """`_segment_regex` for vocabularies too large for its patterns: a vectorised
+        greedy loop (`_greedy_loop`). Same return values."""
+        n_todo = tf.size(todo, out_type=tf.int64)
+        w, k, token_id, _, length = self._greedy_loop(todo, todo_chars, tf.range(n_todo))
+        failed_w = tf.boolean_mask(w, length == 0)
+        failed = tf.scatter_nd(failed_w[:, tf.newaxis], tf.ones_like(failed_w, tf.bool),
+                               [n_todo])
+        ok = ~tf.gather(failed, w)
+        w, k, token_id, length = [tf.boolean_mask(x, ok) for x in (w, k, token_id, length)]
+        count = tf.where(failed, tf.constant(1, tf.int64),
+                         tf.math.unsorted_segment_sum(tf.ones_like(w), w, n_todo))
+        splits = tf.concat([[0], tf.cumsum(count)], 0)
+        fail_rows = tf.where(failed)[:, 0]
+        dest = tf.concat([tf.gather(splits, w) + k, tf.gather(splits, fail_rows)], 0)
+        total = splits[-1:]
+        ids = tf.scatter_nd(dest[:, tf.newaxis], tf.concat(
+                [token_id, tf.fill(tf.shape(fail_rows), tf.constant(self._unk_id, tf.int64))],
+                0), total)
+        lens = tf.scatter_nd(dest[:, tf.newaxis], tf.concat(
+                [length, tf.gather(todo_chars, fail_rows)], 0), total)
+        return count, ids, lens
 
     def _greedy_loop(self, words, n_chars, word_index):
         """Vectorised greedy longest-match over words not in the vocabulary as a whole.
