@@ -391,14 +391,14 @@ class WordPieceTokenizer(keras.layers.Layer):
             words = tf.gather(tf.concat([clean_words, other_words], 0), order)
             return words.flat_values, words.row_splits
         flat, word_row_splits = tf.cond(tf.size(other_rows) > 0, mixed, all_clean)
-        pieces = self._wordpiece_graph(flat, tf.strings.length(flat, unit="UTF8_CHAR"))
+        pieces = self._wordpiece_graph(flat)
         row_splits = tf.gather(pieces.word_splits, word_row_splits)
         return tf.RaggedTensor.from_row_splits(tf.cast(pieces.ids, tf.int32), row_splits,
                                                validate=False)
 
     def _tokenize_batch(self, inputs):
         words = self._words(inputs)
-        pieces = self._wordpiece_graph(words.strings, words.chars.row_lengths())
+        pieces = self._wordpiece_graph(words.strings)
         w = pieces.word
         first = tf.gather(words.chars.row_starts(), w) + pieces.start
         starts = tf.gather(words.orig, first)
@@ -496,45 +496,43 @@ class WordPieceTokenizer(keras.layers.Layer):
         kept_rows = tf.boolean_mask(rows, keep)
         return chars, tf.gather(kept_rows, chars.row_starts()), tf.boolean_mask(orig, keep)
 
-    def _wordpiece_graph(self, words, n_chars):
-        """(W,) normalized words and their code-point counts -> _Pieces, ordered by word.
+    def _wordpiece_graph(self, words):
+        """(W,) normalized words -> _Pieces, ordered by word.
 
-        Whole words are looked up first; each DISTINCT remaining word is segmented once
-        (`_segment_regex`, or `_segment_loop` for vocabularies too large for the patterns).
+        Each DISTINCT word is looked up whole; the distinct words not in the vocabulary are
+        segmented once (`_segment_regex`, or `_segment_loop` for vocabularies too large for
+        its patterns), and every word then gathers its row of pieces.
         """
-        n_words = tf.size(words, out_type=tf.int64)
-        n_chars = tf.cast(n_chars, tf.int64)
-        whole = self._vocab_table.lookup(words)
+        distinct, word_distinct = tf.unique(words, out_idx=tf.int64)
+        n_distinct = tf.size(distinct, out_type=tf.int64)
+        n_chars = tf.cast(tf.strings.length(distinct, unit="UTF8_CHAR"), tf.int64)
+        whole = self._vocab_table.lookup(distinct)
         too_long = n_chars > self.max_input_chars_per_word
         split = tf.where((whole < 0) & ~too_long)[:, 0]
-        todo, todo_index = tf.unique(tf.gather(words, split), out_idx=tf.int64)
-        n_todo = tf.size(todo, out_type=tf.int64)
-        todo_chars = tf.math.unsorted_segment_max(tf.gather(n_chars, split), todo_index, n_todo)
+        todo, todo_chars = tf.gather(distinct, split), tf.gather(n_chars, split)
         segment = self._segment_regex if self._first_patterns else self._segment_loop
         todo_count, todo_ids, todo_lens = segment(todo, todo_chars)
         todo_splits = tf.concat([[0], tf.cumsum(todo_count)], 0)
         offset = tf.cumsum(todo_lens, exclusive=True)
         todo_starts = offset - tf.repeat(tf.gather(offset, todo_splits[:-1]), todo_count)
-        # Every word: its distinct-word index (or -1) -> its pieces. Gathers run on both sides
-        # of tf.where, so a trailing pad entry keeps indices valid when nothing was segmented.
-        word_todo = tf.scatter_nd(split[:, tf.newaxis], todo_index + 1, [n_words]) - 1
-        count = tf.gather(tf.concat([todo_count, [1]], 0),
-                          tf.where(word_todo >= 0, word_todo, n_todo))
-        word_splits = tf.concat([[0], tf.cumsum(count)], 0)
-        word = tf.repeat(tf.range(n_words), count)
-        piece_todo = tf.gather(word_todo, word)
-        is_todo = piece_todo >= 0
-        source = tf.gather(todo_splits, tf.where(is_todo, piece_todo, n_todo)) + (
-                tf.range(word_splits[-1]) - tf.gather(word_splits, word))
-        source = tf.where(is_todo, source, tf.size(todo_ids, out_type=tf.int64))
-
-        def todo_value(values):
-            return tf.gather(tf.concat([values, tf.zeros([1], tf.int64)], 0), source)
+        # One ragged table: rows 0..T-1 hold the pieces of the T segmented words, row T + d the
+        # single token of distinct word d; every word gathers its row (one RaggedGather).
+        n_todo = tf.size(todo, out_type=tf.int64)
+        distinct_range = tf.range(n_distinct)
+        todo_of = tf.scatter_nd(split[:, tf.newaxis], tf.range(1, n_todo + 1), [n_distinct]) - 1
+        row_of_word = tf.gather(tf.where(todo_of >= 0, todo_of, n_todo + distinct_range),
+                                word_distinct)
+        splits = tf.concat([todo_splits, todo_splits[-1] + 1 + distinct_range], 0)
         single_id = tf.where(too_long, tf.constant(self._unk_id, tf.int64), whole)
-        ids = tf.where(is_todo, todo_value(todo_ids), tf.gather(single_id, word))
-        start = tf.where(is_todo, todo_value(todo_starts), tf.zeros_like(word))
-        length = tf.where(is_todo, todo_value(todo_lens), tf.gather(n_chars, word))
-        return _Pieces(ids, word, word_splits, start, length)
+
+        def per_word(todo_values, single_values):
+            table = tf.RaggedTensor.from_row_splits(
+                    tf.concat([todo_values, single_values], 0), splits, validate=False)
+            return tf.gather(table, row_of_word)
+        ids = per_word(todo_ids, single_id)
+        start = per_word(todo_starts, tf.zeros_like(n_chars)).flat_values
+        length = per_word(todo_lens, n_chars).flat_values
+        return _Pieces(ids.flat_values, ids.value_rowids(), ids.row_splits, start, length)
 
     def _segment_regex(self, todo, todo_chars):
         """Greedy longest-match-first by two regular expressions over the vocabulary's trie
@@ -553,8 +551,9 @@ class WordPieceTokenizer(keras.layers.Layer):
         first = tf.gather(head.flat_values, head.row_splits[:-1])
         first_bytes = tf.strings.length(first)
         rest = tf.strings.substr(todo, first_bytes, tf.strings.length(todo) - first_bytes)
-        rest = tf.strings.split(tf.strings.regex_replace(rest, self._cont_pattern, "\\0 "))
-        pieces = tf.concat([tf.RaggedTensor.from_tensor(first[:, tf.newaxis]), rest], axis=1)
+        rest = tf.strings.regex_replace(rest, self._cont_pattern, "\\0 ")
+        # (U, None) pieces, first one first; words hold no whitespace.
+        pieces = tf.strings.split(tf.strings.join([first, rest], separator=" "))
         flat = pieces.flat_values
         row = pieces.value_rowids()
         is_first = tf.range(tf.size(flat, out_type=tf.int64)) == tf.gather(pieces.row_splits, row)
@@ -562,8 +561,8 @@ class WordPieceTokenizer(keras.layers.Layer):
                 tf.strings.join([tf.where(is_first, "", self.suffix_indicator), flat]))
         failed = tf.math.unsorted_segment_max(tf.cast(ids < 0, tf.int32), row,
                                               tf.size(todo)) > 0
-        keep = is_first | ~tf.gather(failed, row)
         row_failed = tf.gather(failed, row)
+        keep = is_first | ~row_failed
         ids = tf.where(row_failed, tf.constant(self._unk_id, tf.int64), ids)
         lens = tf.where(row_failed, tf.gather(todo_chars, row),
                         tf.cast(tf.strings.length(flat, unit="UTF8_CHAR"), tf.int64))
