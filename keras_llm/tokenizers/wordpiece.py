@@ -10,6 +10,13 @@ longest-match-first WordPiece pieces ("##" marks continuations), or one unknown 
 split exists or it has more than `max_input_chars_per_word` code points. Offsets are code-point
 positions in the ORIGINAL string (end exclusive): a piece covers the original characters its
 first and last normalized code points came from.
+
+Graph paths. `tokenize`/`call` (ids only) split rows of printable ASCII into words with string
+ops (lowercase, a space around each punctuation mark, whitespace split); other rows, and
+`tokenize_with_offsets`, go through the per-code-point table. Distinct words are looked up
+whole, and the distinct words not in the vocabulary are segmented by regular expressions built
+from the vocabulary's trie (RE2's leftmost-first match = the longest token at a position), so
+there is no per-piece loop. Tests check both paths against the host path token for token.
 """
 import bisect
 import collections
