@@ -57,6 +57,15 @@ def graph_encode(tok, texts, batch_size):
     return ids, starts, ends
 
 
+def graph_ids(tok, texts, batch_size):
+    """The ids-only graph path (`tok(strings)`, what exported models call)."""
+    fn = tf.function(lambda s: tok(s), input_signature=[tf.TensorSpec([None], tf.string)])
+    ids = []
+    for i in range(0, len(texts), batch_size):
+        ids.extend(fn(tf.constant(texts[i:i + batch_size])).to_list())
+    return ids
+
+
 def hf_encode(hf, texts):
     encs = hf.encode_batch(texts, add_special_tokens=False)
     return ([e.ids for e in encs], [[o[0] for o in e.offsets] for e in encs],
@@ -100,6 +109,9 @@ def run_corpus(name, texts, tok, hf, tf_text, vocab_path, lowercase, batch_size)
            "tokens": sum(len(r) for r in ref[0])}
     row.update(compare("host_vs_hf", ref, host))
     row.update(compare("graph_vs_hf", ref, graph))
+    ids_only = graph_ids(tok, texts, batch_size)
+    bad = [i for i, (a, b) in enumerate(zip(ref[0], ids_only)) if a != b]
+    row.update(graph_ids_vs_hf_id_mismatches=len(bad), graph_ids_vs_hf_examples=bad[:MAX_EXAMPLES])
     if tf_text is not None:
         theirs = tftext_encode(tf_text, vocab_path, texts, lowercase, batch_size)
         diff = [i for i, (a, b) in enumerate(zip(host[0], theirs)) if a != b]
@@ -116,12 +128,14 @@ def write_markdown(report, path):
              "", f"Command: `{report['command']}`  ", f"Date (UTC): {report['date']}  ",
              f"Machine: {report['machine']}  ", f"Vocabulary: {report['vocabulary']}", "",
              "| corpus | lowercase | sentences | tokens | host vs HF ids / offsets | "
-             "graph vs HF ids / offsets | sentences differing from tf-text |",
-             "|---|---|---|---|---|---|---|"]
+             "graph (with offsets) vs HF ids / offsets | graph (ids only) vs HF ids | "
+             "sentences differing from tf-text |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in report["corpora"]:
         lines.append(f"| {r['corpus']} | {r['lowercase']} | {r['sentences']} | {r['tokens']} | "
                      f"{r['host_vs_hf_id_mismatches']} / {r['host_vs_hf_offset_mismatches']} | "
                      f"{r['graph_vs_hf_id_mismatches']} / {r['graph_vs_hf_offset_mismatches']} | "
+                     f"{r.get('graph_ids_vs_hf_id_mismatches', 'n/a')} | "
                      f"{r.get('tftext_diff_sentences', 'n/a')} |")
     lines += ["", f"Total mismatches vs Hugging Face: {report['total_mismatches_vs_hf']}", "",
               "## Differences with tensorflow-text BertTokenizer", "",
