@@ -1,6 +1,7 @@
 """WordPiece tokenization throughput: keras_llm host and graph paths vs tensorflow-text
 (FastBertTokenizer, BertTokenizer) and Hugging Face `tokenizers`, same 10,000 SST-2 sentences,
-same batches, one run, median of repeats.
+same batches, one run, median of repeats. The goal compares ids-only calls (`tokenizer(s)` vs
+`FastBertTokenizer.tokenize`); the with-offsets calls of both are reported next to them.
 
     python benchmarks/tokenize.py [--sentences 10000] [--batch_size 1024] [--repeats 5]
 
@@ -57,11 +58,16 @@ def make_runners(texts, batch_size, vocab_path):
     ours = tokenizers.WordPieceTokenizer(vocab_path)
     spec = [tf.TensorSpec([None], tf.string)]
     graph = tf.function(lambda s: ours(s).flat_values, input_signature=spec)
+    graph_offsets = tf.function(lambda s: [x.flat_values for x in ours.tokenize_with_offsets(s)],
+                                input_signature=spec)
     with open(vocab_path, encoding="utf-8") as f:
         vocab = [line.rstrip("\n") for line in f]
     fast = tf_text.FastBertTokenizer(vocab, lower_case_nfd_strip_accents=True,
                                      token_out_type=tf.int64)
     fast_fn = tf.function(lambda s: fast.tokenize(s).flat_values, input_signature=spec)
+    fast_offsets = tf.function(
+            lambda s: [x.flat_values for x in fast.tokenize_with_offsets(s)],
+            input_signature=spec)
     bert = tf_text.BertTokenizer(vocab_path, lower_case=True, token_out_type=tf.int64)
     bert_fn = tf.function(lambda s: bert.tokenize(s).flat_values, input_signature=spec)
     hf = BertWordPieceTokenizer(vocab_path, lowercase=True)
@@ -82,6 +88,9 @@ def make_runners(texts, batch_size, vocab_path):
     return {
             "keras_llm graph (tf.function, core ops)": time_graph(graph, tensors),
             "tensorflow-text FastBertTokenizer": time_graph(fast_fn, tensors),
+            "keras_llm graph with offsets (tokenize_with_offsets)": time_graph(graph_offsets,
+                                                                               tensors),
+            "tensorflow-text FastBertTokenizer with offsets": time_graph(fast_offsets, tensors),
             "tensorflow-text BertTokenizer": time_graph(bert_fn, tensors),
             "keras_llm host (Python, cold caches)": host_cold,
             "keras_llm host (Python, warm caches)": host_warm,
@@ -120,13 +129,19 @@ def main():
     fast_times = times["tensorflow-text FastBertTokenizer"]
     per_repeat = sorted(f / g for f, g in zip(fast_times, times[graph_name]))
     graph_ratio = round(statistics.median(per_repeat), 3)
+    offsets_ratio = round(statistics.median(
+            times["tensorflow-text FastBertTokenizer with offsets"]) / statistics.median(
+            times["keras_llm graph with offsets (tokenize_with_offsets)"]), 3)
     report = {"command": "python " + " ".join(sys.argv),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": machine_info(), "sentences": len(texts), "batch_size": args.batch_size,
               "repeats": args.repeats, "goal": "graph path >= 0.5x tensorflow-text FastBertTokenizer",
               "graph_vs_fast_ratio": graph_ratio,
               "graph_vs_fast_ratio_per_repeat": [round(r, 3) for r in per_repeat],
-              "goal_met": graph_ratio >= 0.5, "results": rows}
+              "graph_vs_fast_ratio_of_medians": round(fast / statistics.median(times[graph_name]), 3),
+              "with_offsets_graph_vs_fast_ratio_of_medians": offsets_ratio, "results": rows}
+    # Met only if both summaries reach 0.5x.
+    report["goal_met"] = min(graph_ratio, report["graph_vs_fast_ratio_of_medians"]) >= 0.5
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "tokenize.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     lines = ["# WordPiece tokenization throughput", "",
@@ -141,7 +156,9 @@ def main():
               for r in rows]
     lines += ["", f"Graph path / FastBertTokenizer speed, median of per-repeat ratios: "
               f"{graph_ratio}x (per repeat, sorted: {report['graph_vs_fast_ratio_per_repeat']}).",
-              f"Goal (graph >= 0.5x FastBertTokenizer): "
+              f"Ratio of medians: {report['graph_vs_fast_ratio_of_medians']}x. With offsets "
+              f"(both tokenize_with_offsets, not part of the goal): {offsets_ratio}x.",
+              f"Goal (graph >= 0.5x FastBertTokenizer, by both summaries): "
               f"{'met' if report['goal_met'] else 'NOT met'} in this run."]
     (RESULTS / "tokenize.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -175,6 +175,8 @@ class WordPieceTokenizer(keras.layers.Layer):
         # None: too large for fast regular expressions; the graph path then segments words
         # with a vectorised loop (same ids, slower).
         self._first_patterns, self._cont_pattern = patterns or ((), "")
+        # RE2 rewrite: a space and the suffix before each continuation match.
+        self._cont_rewrite = " " + suffix_indicator.replace("\\", "\\\\") + "\\0"
         self._build_graph_tables()
 
     @property
@@ -518,19 +520,24 @@ class WordPieceTokenizer(keras.layers.Layer):
         split = tf.where((whole < 0) & ~too_long)[:, 0]
         todo, todo_chars = tf.gather(distinct, split), tf.gather(n_chars, split)
         segment = self._segment_regex if self._first_patterns else self._segment_loop
-        todo_count, todo_ids, todo_lens = segment(todo, todo_chars)
-        todo_splits = tf.concat([[0], tf.cumsum(todo_count)], 0)
-        offset = tf.cumsum(todo_lens, exclusive=True)
-        todo_starts = offset - tf.repeat(tf.gather(offset, todo_splits[:-1]), todo_count)
+        todo_splits, todo_ids, todo_lens, failed = segment(todo, todo_chars)
         # One ragged table: rows 0..T-1 hold the pieces of the T segmented words, row T + d the
-        # single token of distinct word d; every word gathers its row (one RaggedGather).
+        # single token of distinct word d (its id, [UNK] when too long or its segmentation
+        # failed); every word gathers its row (one RaggedGather op per field).
         n_todo = tf.size(todo, out_type=tf.int64)
         distinct_range = tf.range(n_distinct)
-        todo_of = tf.scatter_nd(split[:, tf.newaxis], tf.range(1, n_todo + 1), [n_distinct]) - 1
+        ok_todo = tf.boolean_mask(split, ~failed)
+        todo_of = tf.scatter_nd(ok_todo[:, tf.newaxis], tf.boolean_mask(
+                tf.range(1, n_todo + 1), ~failed), [n_distinct]) - 1
         row_of_word = tf.gather(tf.where(todo_of >= 0, todo_of, n_todo + distinct_range),
                                 word_distinct)
         splits = tf.concat([todo_splits, todo_splits[-1] + 1 + distinct_range], 0)
-        single_id = tf.where(too_long, tf.constant(self._unk_id, tf.int64), whole)
+        single_id = tf.where(whole >= 0, whole, tf.constant(self._unk_id, tf.int64))
+        single_id = tf.where(too_long, tf.constant(self._unk_id, tf.int64), single_id)
+        offset = tf.cumsum(todo_lens, exclusive=True)
+        piece_row = tf.RaggedTensor.from_row_splits(todo_lens, todo_splits,
+                                                    validate=False).value_rowids()
+        todo_starts = offset - tf.gather(offset, tf.gather(todo_splits, piece_row))
 
         def per_word(todo_values, single_values):
             table = tf.RaggedTensor.from_row_splits(
@@ -542,15 +549,18 @@ class WordPieceTokenizer(keras.layers.Layer):
         return _Pieces(ids.flat_values, ids.value_rowids(), ids.row_splits, start, length)
 
     def _segment_regex(self, todo, todo_chars):
-        """Greedy longest-match-first by two regular expressions over the vocabulary's trie
+        """Greedy longest-match-first by regular expressions over the vocabulary's trie
         (`_trie_regex`: the first match at a position is the longest token there).
 
         The first piece comes from the `^`-anchored word-initial patterns (one per group of
-        first characters), the others from the continuation pattern matched globally; each
-        match is followed by a space, then split. A character where no token starts is glued
-        to the next piece, so its lookup fails: such a word becomes one unknown token.
-        Returns (count (U,), ids (P,), code-point lengths (P,)), pieces ordered by word.
+        first characters; a space is written after the match), the others from the
+        continuation pattern matched globally on the rest (written as " ##match"); then the
+        word is split on spaces. A character where no token starts stays glued to the piece
+        before it, so that piece's lookup fails: such a word becomes one unknown token.
+        Returns (row splits (T+1,), piece ids (P,), piece code-point lengths (P,),
+        failed (T,)); pieces ordered by word.
         """
+        del todo_chars
         marked = todo
         for pattern in self._first_patterns:
             marked = tf.strings.regex_replace(marked, pattern, "\\0 ", replace_global=False)
@@ -558,23 +568,16 @@ class WordPieceTokenizer(keras.layers.Layer):
         first = tf.gather(head.flat_values, head.row_splits[:-1])
         first_bytes = tf.strings.length(first)
         rest = tf.strings.substr(todo, first_bytes, tf.strings.length(todo) - first_bytes)
-        rest = tf.strings.regex_replace(rest, self._cont_pattern, "\\0 ")
-        # (U, None) pieces, first one first; words hold no whitespace.
-        pieces = tf.strings.split(tf.strings.join([first, rest], separator=" "))
-        flat = pieces.flat_values
-        row = pieces.value_rowids()
-        is_first = tf.range(tf.size(flat, out_type=tf.int64)) == tf.gather(pieces.row_splits, row)
-        ids = self._vocab_table.lookup(
-                tf.strings.join([tf.where(is_first, "", self.suffix_indicator), flat]))
-        failed = tf.math.unsorted_segment_max(tf.cast(ids < 0, tf.int32), row,
+        rest = tf.strings.regex_replace(rest, self._cont_pattern, self._cont_rewrite)
+        pieces = tf.strings.split(tf.strings.join([first, rest]))  # (T, None), "##" included
+        ids = self._vocab_table.lookup(pieces.flat_values)
+        failed = tf.math.unsorted_segment_max(tf.cast(ids < 0, tf.int32), pieces.value_rowids(),
                                               tf.size(todo)) > 0
-        row_failed = tf.gather(failed, row)
-        keep = is_first | ~row_failed
-        ids = tf.where(row_failed, tf.constant(self._unk_id, tf.int64), ids)
-        lens = tf.where(row_failed, tf.gather(todo_chars, row),
-                        tf.cast(tf.strings.length(flat, unit="UTF8_CHAR"), tf.int64))
-        count = tf.where(failed, tf.constant(1, tf.int64), pieces.row_lengths())
-        return count, tf.boolean_mask(ids, keep), tf.boolean_mask(lens, keep)
+        is_first = tf.range(tf.size(ids, out_type=tf.int64)) == tf.gather(
+                pieces.row_splits, pieces.value_rowids())
+        lens = tf.cast(tf.strings.length(pieces.flat_values, unit="UTF8_CHAR"), tf.int64)
+        lens -= tf.where(is_first, tf.constant(0, tf.int64), len(self.suffix_indicator))
+        return pieces.row_splits, ids, lens, failed
 
     def _segment_loop(self, todo, todo_chars):
         """`_segment_regex` for vocabularies too large for its patterns: a vectorised
@@ -586,18 +589,12 @@ class WordPieceTokenizer(keras.layers.Layer):
                                [n_todo])
         ok = ~tf.gather(failed, w)
         w, k, token_id, length = [tf.boolean_mask(x, ok) for x in (w, k, token_id, length)]
-        count = tf.where(failed, tf.constant(1, tf.int64),
-                         tf.math.unsorted_segment_sum(tf.ones_like(w), w, n_todo))
-        splits = tf.concat([[0], tf.cumsum(count)], 0)
-        fail_rows = tf.where(failed)[:, 0]
-        dest = tf.concat([tf.gather(splits, w) + k, tf.gather(splits, fail_rows)], 0)
+        splits = tf.concat([[0], tf.cumsum(tf.math.unsorted_segment_sum(
+                tf.ones_like(w), w, n_todo))], 0)
+        dest = (tf.gather(splits, w) + k)[:, tf.newaxis]
         total = splits[-1:]
-        ids = tf.scatter_nd(dest[:, tf.newaxis], tf.concat(
-                [token_id, tf.fill(tf.shape(fail_rows), tf.constant(self._unk_id, tf.int64))],
-                0), total)
-        lens = tf.scatter_nd(dest[:, tf.newaxis], tf.concat(
-                [length, tf.gather(todo_chars, fail_rows)], 0), total)
-        return count, ids, lens
+        return (splits, tf.scatter_nd(dest, token_id, total), tf.scatter_nd(dest, length, total),
+                failed)
 
     def _greedy_loop(self, words, n_chars, word_index):
         """Vectorised greedy longest-match over words not in the vocabulary as a whole.
