@@ -67,7 +67,7 @@ def _trie_regex(tokens):
             return ""
         body = "(?:" + "|".join(alternatives) + ")"
         return body + "?" if None in node else body
-    # Iterative depth is bounded by the longest token; the recursion limit is far above it.
+    # Recursion depth = the longest token, far below the recursion limit.
     return below(root)
 
 
@@ -87,18 +87,20 @@ def _segmentation_patterns(tokens, suffix, word_ranges):
     first = [t for t in tokens if in_word(t)]
     cont = [t[len(suffix):] for t in tokens if t.startswith(suffix) and in_word(t[len(suffix):])]
     cont_pattern = _trie_regex(cont) or "[^\\x{0}-\\x{10ffff}]"  # no match
+    if len(cont_pattern) > _CONT_PATTERN_CHARS:
+        return None
     by_first = collections.defaultdict(list)
     for token in first:
         by_first[token[0]].append(token)
     groups, size = [[]], 0
     for ch in sorted(by_first):
-        sub = _trie_regex(by_first[ch])
-        if len(sub) > _FIRST_GROUP_CHARS or len(cont_pattern) > _CONT_PATTERN_CHARS:
+        sub = _trie_regex(by_first[ch])  # "(?:c...)": tokens starting with ch
+        if len(sub) > _FIRST_GROUP_CHARS:
             return None
         if groups[-1] and size + len(sub) > _FIRST_GROUP_CHARS:
             groups.append([])
             size = 0
-        groups[-1].append(sub[3:-1] if sub.startswith("(?:") and sub.endswith(")") else sub)
+        groups[-1].append(sub)
         size += len(sub)
     first_patterns = ["^(?:" + "|".join(g) + ")" for g in groups if g]
     return first_patterns, cont_pattern
@@ -532,8 +534,8 @@ class WordPieceTokenizer(keras.layers.Layer):
         row_of_word = tf.gather(tf.where(todo_of >= 0, todo_of, n_todo + distinct_range),
                                 word_distinct)
         splits = tf.concat([todo_splits, todo_splits[-1] + 1 + distinct_range], 0)
-        single_id = tf.where(whole >= 0, whole, tf.constant(self._unk_id, tf.int64))
-        single_id = tf.where(too_long, tf.constant(self._unk_id, tf.int64), single_id)
+        single_id = tf.where((whole >= 0) & ~too_long, whole,
+                             tf.constant(self._unk_id, tf.int64))
         offset = tf.cumsum(todo_lens, exclusive=True)
         piece_row = tf.RaggedTensor.from_row_splits(todo_lens, todo_splits,
                                                     validate=False).value_rowids()
