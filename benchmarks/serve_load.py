@@ -122,7 +122,8 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def start_server(model_dir, name, workdir, batching, batching_params, grpc_max_threads):
+def start_server(model_dir, name, workdir, batching, batching_params, grpc_max_threads,
+                 extra_flags=()):
     base, version = pathlib.Path(model_dir).resolve().parent, int(pathlib.Path(model_dir).name)
     config = workdir / "models.config"
     config.write_text(f'model_config_list {{ config {{ name: "{name}" base_path: "{base}" '
@@ -131,7 +132,8 @@ def start_server(model_dir, name, workdir, batching, batching_params, grpc_max_t
     grpc_port, rest_port = _free_port(), _free_port()
     cmd = [sys.executable, "-m", "keras_llm.serving.main", f"--port={grpc_port}",
            f"--rest_api_port={rest_port}", f"--model_config_file={config}",
-           "--file_system_poll_wait_seconds=0", f"--grpc_max_threads={grpc_max_threads}"]
+           "--file_system_poll_wait_seconds=0", f"--grpc_max_threads={grpc_max_threads}",
+           *extra_flags]
     if batching:
         (workdir / "batching.config").write_text(batching_params)
         cmd += ["--enable_batching", f"--batching_parameters_file={workdir / 'batching.config'}"]
@@ -328,6 +330,13 @@ class InProcess:
                 f"cpu_ms_per_row_batch_{batch}": round(1000 * statistics.median(cpu[batch]), 3)}
 
 
+def thread_flags(args):
+    """keras-llm-serve's (and tensorflow_model_server's) TensorFlow thread flags; both
+    servers and the in-process floor get the same ones."""
+    return [f"--tensorflow_{kind}_op_parallelism="
+            f"{getattr(args, f'tensorflow_{kind}_op_parallelism')}" for kind in ("intra", "inter")]
+
+
 def batching_text(args):
     return BATCHING % (args.batch_timeout_micros, args.num_batch_threads)
 
@@ -354,7 +363,8 @@ def bench_modes(args, name, workdir, floor, floors):
     try:
         for batching in (False, True):
             servers[batching] = start_server(args.model_dir, name, workdir, batching,
-                                             batching_text(args), args.grpc_max_threads)
+                                             batching_text(args), args.grpc_max_threads,
+                                             thread_flags(args))
         requests = make_requests(name, args.input_name)
         cells = []
         for clients in args.clients:
@@ -391,6 +401,11 @@ def main(argv=None):
     parser.add_argument("--grpc_max_threads", type=int, default=32,
                         help="server worker threads (unbatched model calls run on them); "
                              "default: keras-llm-serve's own default")
+    parser.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0,
+                        help="passed to both servers and used in this process "
+                             "(0 = auto, TF Serving's default)")
+    parser.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0,
+                        help="as --tensorflow_intra_op_parallelism")
     parser.add_argument("--client_processes", type=int, default=2,
                         help="load-generator processes (clients are split over them)")
     parser.add_argument("--max_requests", type=int, default=100_000,
@@ -405,6 +420,10 @@ def main(argv=None):
     args.clients = [int(c) for c in args.clients.split(",")]
     name = args.model_name or pathlib.Path(args.model_dir).resolve().parent.name
     load_before = round(os.getloadavg()[0], 2)
+    if args.tensorflow_intra_op_parallelism > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(args.tensorflow_intra_op_parallelism)
+    if args.tensorflow_inter_op_parallelism > 0:
+        tf.config.threading.set_inter_op_parallelism_threads(args.tensorflow_inter_op_parallelism)
     floor, floors = InProcess(args.model_dir, args.input_name), []
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="serve-load-"))
     ceiling = floor.batch_gain(32, args.repeats)
@@ -440,6 +459,8 @@ def summarize(args, name, cells, floor_p50, floor_p99, commands, exit_codes):
             "model_name": name, "duration_s": args.duration, "repeats": args.repeats,
             "client_processes": args.client_processes,
             "batching_parameters": batching_text(args),
+            "tensorflow_threads": {kind: getattr(args, f"tensorflow_{kind}_op_parallelism")
+                                   or "auto" for kind in ("intra", "inter")},
             "server_commands": commands, "server_exit_codes": exit_codes,
             "in_process": {"p50_ms": floor_p50, "p99_ms": floor_p99}, "cells": cells,
             "cpu_budget": _cpu_budget(plain, batched),
@@ -473,6 +494,8 @@ def write_report(report, prefix):
              f"- {report['repeats']} runs x {report['duration_s']} s per cell, medians; gRPC; "
              "1 sentence per request; no-batching and batching servers up together, their "
              "runs alternated",
+             f"- TensorFlow op threads (both servers and the in-process call): "
+             f"{report.get('tensorflow_threads')}",
              f"- Load generators: {report['client_processes']} spawned client processes "
              "(clients split over them as grpc.aio coroutines, one channel per client), "
              "loopback", "",

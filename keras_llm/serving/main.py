@@ -52,6 +52,16 @@ flags.DEFINE_integer("grpc_max_threads", 32,
                      "Worker threads for blocking gRPC work: unbatched model calls, Classify, "
                      "Regress, status and reloads (keras-llm-serve only; batched Predict "
                      "requests wait without a thread).")
+flags.DEFINE_integer("tensorflow_session_parallelism", 0,
+                     "Threads for running TensorFlow ops: sets both the intra-op and the "
+                     "inter-op pool (0 = auto, one per core). Ignored when either of the "
+                     "two flags below is set.")
+flags.DEFINE_integer("tensorflow_intra_op_parallelism", 0,
+                     "Threads that split one op (a matmul) between them (0 = auto).")
+flags.DEFINE_integer("tensorflow_inter_op_parallelism", 0,
+                     "Ops that may run at the same time (0 = auto). On a small machine "
+                     "under many concurrent requests, 1 and 1 often serve more requests/s "
+                     "than auto (benchmarks/results/serve_load_threads.md).")
 flags.DEFINE_string("port_file", "",
                     "Write 'GRPC_PORT REST_PORT' here once serving (keras-llm-serve only; "
                     "useful with --port=0).")

@@ -23,6 +23,8 @@ class ServerOptions:
     max_request_bytes: int = 64 << 20
     grpc_threads: int = 32
     port_file: str = ""
+    intra_op_threads: int = 0          # 0 = TensorFlow's default (one per core)
+    inter_op_threads: int = 0
 
     @classmethod
     def from_flags(cls, flags, config_list):
@@ -38,7 +40,51 @@ class ServerOptions:
                    rest_timeout=flags.rest_api_timeout_in_ms / 1000.0,
                    max_request_bytes=flags.max_request_bytes,
                    grpc_threads=flags.grpc_max_threads,
-                   port_file=flags.port_file)
+                   port_file=flags.port_file,
+                   **thread_pools(flags.tensorflow_session_parallelism,
+                                  flags.tensorflow_intra_op_parallelism,
+                                  flags.tensorflow_inter_op_parallelism))
+
+
+def thread_pools(session, intra, inter):
+    """tensorflow_model_server's rules for its three thread flags -> ServerOptions fields:
+    all three set is an error; intra or inter set wins over session; else session sets both
+    (0 = auto)."""
+    for name, value in (("tensorflow_session_parallelism", session),
+                        ("tensorflow_intra_op_parallelism", intra),
+                        ("tensorflow_inter_op_parallelism", inter)):
+        if value < 0:
+            raise ValueError(f"--{name} must be >= 0 (0 = auto), got {value}")
+    if session > 0 and intra > 0 and inter > 0:
+        raise ValueError("Either configure --tensorflow_session_parallelism or "
+                         "(--tensorflow_intra_op_parallelism, "
+                         "--tensorflow_inter_op_parallelism) separately. "
+                         "You cannot configure all.")
+    if intra > 0 or inter > 0:
+        return {"intra_op_threads": intra, "inter_op_threads": inter}
+    return {"intra_op_threads": session, "inter_op_threads": session}
+
+
+def configure_thread_pools(intra, inter):
+    """Sizes TensorFlow's op thread pools (0 = leave TensorFlow's default). They exist once
+    TensorFlow has run its first op, so this must come before any model is loaded."""
+    import tensorflow as tf
+    for value, getter, setter, what in (
+            (intra, tf.config.threading.get_intra_op_parallelism_threads,
+             tf.config.threading.set_intra_op_parallelism_threads, "intra-op"),
+            (inter, tf.config.threading.get_inter_op_parallelism_threads,
+             tf.config.threading.set_inter_op_parallelism_threads, "inter-op")):
+        if value <= 0 or getter() == value:
+            continue
+        try:
+            setter(value)
+        except RuntimeError as e:
+            raise ValueError(f"cannot set TensorFlow's {what} threads to {value}: TensorFlow "
+                             "already started in this process (set them before loading "
+                             "any model)") from e
+    logging.info("TensorFlow thread pools: intra-op %s, inter-op %s",
+                 *(n or "auto" for n in (tf.config.threading.get_intra_op_parallelism_threads(),
+                                         tf.config.threading.get_inter_op_parallelism_threads())))
 
 
 class ModelServer:
@@ -53,8 +99,9 @@ class ModelServer:
 
     def start(self):
         """Loads the models, then opens the ports (clients never see a half-started server)."""
-        self.manager.set_config(self.options.config_list)
         o = self.options
+        configure_thread_pools(o.intra_op_threads, o.inter_op_threads)
+        self.manager.set_config(o.config_list)
         self.grpc, self.grpc_port = grpc_server.start(self.service, self.metrics,
                                                       o.grpc_address, o.max_request_bytes,
                                                       o.grpc_threads)

@@ -1,6 +1,7 @@
 """In-process unit tests: config parsing, version policies, the batcher, client retries."""
 import os
 import subprocess
+import sys
 import threading
 import time
 
@@ -182,8 +183,68 @@ def test_serve_help_lists_flags():
                  "--[no]enable_batching:", "--batching_parameters_file:",
                  "--monitoring_config_file:", "--grpc_bind_address:",
                  "--rest_api_bind_address:", "--max_request_bytes:",
-                 "--file_system_poll_wait_seconds:", "--rest_api_timeout_in_ms:"):
+                 "--file_system_poll_wait_seconds:", "--rest_api_timeout_in_ms:",
+                 "--tensorflow_session_parallelism:", "--tensorflow_intra_op_parallelism:",
+                 "--tensorflow_inter_op_parallelism:"):
         assert flag in done.stdout, flag
+
+
+def test_thread_flags_follow_tensorflow_model_server_rules():
+    from keras_llm.serving.server import thread_pools
+    assert thread_pools(0, 0, 0) == {"intra_op_threads": 0, "inter_op_threads": 0}
+    assert thread_pools(3, 0, 0) == {"intra_op_threads": 3, "inter_op_threads": 3}
+    # intra or inter given: they win over session, the other one stays auto
+    assert thread_pools(3, 1, 0) == {"intra_op_threads": 1, "inter_op_threads": 0}
+    assert thread_pools(0, 2, 1) == {"intra_op_threads": 2, "inter_op_threads": 1}
+    with pytest.raises(ValueError, match="You cannot configure all"):
+        thread_pools(2, 1, 1)
+    with pytest.raises(ValueError, match=r"--tensorflow_inter_op_parallelism must be >= 0 .* -1"):
+        thread_pools(0, 0, -1)
+
+
+def test_thread_pools_are_set_before_tensorflow_starts_and_refused_after():
+    code = """if True:
+        import tensorflow as tf
+        from keras_llm.serving.server import configure_thread_pools
+        configure_thread_pools(1, 2)
+        print(tf.config.threading.get_intra_op_parallelism_threads(),
+              tf.config.threading.get_inter_op_parallelism_threads())
+        tf.constant(1.0) + 1.0                   # TensorFlow has started
+        configure_thread_pools(1, 2)             # unchanged: fine
+        try:
+            configure_thread_pools(2, 2)
+        except ValueError as e:
+            print(e)
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "1 2"
+    assert lines[1].startswith("cannot set TensorFlow's intra-op threads to 2: TensorFlow "
+                               "already started in this process")
+
+
+def test_server_applies_thread_flags_and_rejects_conflicting_ones(tmp_path, toy_versions):
+    from tests.serving.conftest import ServerProcess, copy_version
+    base = str(tmp_path / "toy")
+    copy_version(toy_versions, 1, base)
+    server = ServerProcess(str(tmp_path), "--model_name=toy", f"--model_base_path={base}",
+                           "--tensorflow_intra_op_parallelism=1",
+                           "--tensorflow_inter_op_parallelism=2")
+    try:
+        assert "TensorFlow thread pools: intra-op 1, inter-op 2" in server.log()
+    finally:
+        assert server.stop() == 0
+    done = subprocess.run(
+            [sys.executable, "-m", "keras_llm.serving.main", "--port=0",
+             "--model_name=toy", f"--model_base_path={base}",
+             "--tensorflow_session_parallelism=2", "--tensorflow_intra_op_parallelism=1",
+             "--tensorflow_inter_op_parallelism=1"],
+            capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "You cannot configure all" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_manager_loads_a_new_version_only_once_its_files_are_stable(tmp_path, toy_versions):
