@@ -44,8 +44,9 @@ import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 from keras_llm.utils.machine import machine_info
 
-if __name__ != "__mp_main__":
-    # TensorFlow only in the measuring process: spawned client processes stay light.
+if __name__ != "__mp_main__" and multiprocessing.parent_process() is None:
+    # TensorFlow only in the measuring process: spawned client processes stay light (they
+    # import this module too, also when another benchmark's main module spawned them).
     import keras_llm  # noqa: F401
     import tensorflow as tf
 else:
