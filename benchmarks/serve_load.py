@@ -172,10 +172,10 @@ def make_requests(name, input_name):
     return requests
 
 
-async def _client(address, request, gate, out):
+async def _client(address, request, gate, out, method=PREDICT_METHOD):
     """One closed-loop client with its own channel: send, wait for the answer, repeat."""
     channel = grpc.aio.insecure_channel(address)
-    predict = channel.unary_unary(PREDICT_METHOD)   # bytes in, bytes out
+    predict = channel.unary_unary(method)   # bytes in, bytes out
     try:
         await predict(request, timeout=60)          # connect, warm the channel
     finally:
@@ -197,7 +197,7 @@ async def _client(address, request, gate, out):
 
 
 def client_process(address, requests, first_client, clients, duration, max_requests, barrier,
-                   results):
+                   results, method=PREDICT_METHOD):
     """One load-generator process: `clients` closed-loop clients as coroutines on one
     grpc.aio event loop (a client costs ~0.2 ms of CPU per request, against ~1.5 ms for a
     thread per client with the blocking stub: on 2 cores the load generator must not
@@ -209,7 +209,8 @@ def client_process(address, requests, first_client, clients, duration, max_reque
                "warm": 0}
         gate = asyncio.get_running_loop().create_future()
         tasks = [asyncio.create_task(_client(address, requests[(first_client + i) %
-                                                                len(requests)], gate, out))
+                                                                len(requests)], gate, out,
+                                               method))
                  for i in range(clients)]
         while out["warm"] < clients:         # every channel of this process connected
             await asyncio.sleep(0.05)
@@ -236,7 +237,8 @@ def _result(results, procs, deadline):
     raise RuntimeError("client processes did not finish in time")
 
 
-def run_load(address, requests, clients, duration, processes=4, max_requests=100_000):
+def run_load(address, requests, clients, duration, processes=4, max_requests=100_000,
+             method=PREDICT_METHOD):
     """Returns (requests/s, latencies in seconds, error count) for `clients` closed-loop
     clients spread over up to `processes` spawned processes."""
     ctx = multiprocessing.get_context("spawn")
@@ -246,7 +248,8 @@ def run_load(address, requests, clients, duration, processes=4, max_requests=100
     procs, first = [], 0
     for share in shares:
         procs.append(ctx.Process(target=client_process, daemon=True, args=(
-                address, requests, first, share, duration, max_requests, barrier, results)))
+                address, requests, first, share, duration, max_requests, barrier, results,
+                method)))
         first += share
     for p in procs:
         p.start()
