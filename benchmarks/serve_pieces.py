@@ -37,10 +37,17 @@ from keras_llm.serving import service as service_lib  # noqa: E402
 from keras_llm.utils.machine import machine_info  # noqa: E402
 
 
-def time_call(fn, calls):
+FLOOR = "model call, bare function on a ready tensor, back to back (the floor)"
+
+
+def time_call(fn, calls, idle=0.0):
+    """Median seconds of fn() in microseconds; with `idle`, the process sleeps that long
+    before each (untimed) call, as a server does between one client's requests."""
     fn()
     times = []
     for _ in range(calls):
+        if idle:
+            time.sleep(idle)
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -66,8 +73,7 @@ def steps(base_path, name, input_name):
             with models.acquire(name):
                 pass
         heavy = {"model call as served (Signature.run)": lambda: signature.run(inputs),
-                 "model call, bare function on a ready tensor (the floor)":
-                         lambda: signature.function(**ready),
+                 FLOOR: lambda: signature.function(**ready),
                  "whole Service.predict": lambda: service.predict(request)}
         light = {"parse request bytes": lambda: predict_pb2.PredictRequest.FromString(raw),
                  "resolve + hold version (acquire)": acquire,
@@ -88,9 +94,15 @@ def main(argv=None):
     parser.add_argument("--calls", type=int, default=300, help="calls per light step")
     parser.add_argument("--model_calls", type=int, default=100, help="calls per model step")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--idle_ms", default="1.5,5",
+                        help="also time the bare call after this much idle time (comma list)")
     parser.add_argument("--output_prefix",
                         default=str(serve_load.ROOT / "benchmarks/results/serve_pieces"))
     args = parser.parse_args(argv)
+    try:
+        args.idle_ms = [float(x) for x in args.idle_ms.split(",") if x]
+    except ValueError:
+        parser.error(f"--idle_ms must be numbers separated by commas, got {args.idle_ms!r}")
     model_dir = pathlib.Path(args.model_dir).resolve()
     if not (model_dir / "saved_model.pb").is_file():
         parser.error(f"--model_dir {model_dir} holds no saved_model.pb")
@@ -101,12 +113,15 @@ def main(argv=None):
                 rounds.setdefault(label, []).append(time_call(fn, args.calls))
             for label, fn in heavy.items():   # model steps interleaved, back to back
                 rounds.setdefault(label, []).append(time_call(fn, args.model_calls))
+            for idle_ms in args.idle_ms:
+                rounds.setdefault(f"bare model call after {idle_ms} ms idle", []).append(
+                        time_call(heavy[FLOOR], args.model_calls, idle_ms / 1000))
             print(f"round {repeat + 1}/{args.repeats} done", flush=True)
     rows = [{"step": label, "median_us": round(statistics.median(values), 1),
              "rounds_us": [round(v, 1) for v in values]} for label, values in rounds.items()]
     light_total = sum(r["median_us"] for r in rows if r["step"] in light)
     served = statistics.median(rounds["model call as served (Signature.run)"])
-    floor = statistics.median(rounds["model call, bare function on a ready tensor (the floor)"])
+    floor = statistics.median(rounds[FLOOR])
     report = {"command": " ".join([sys.executable, "-m", "benchmarks.serve_pieces"]
                                   + sys.argv[1:]),
               "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -114,7 +129,10 @@ def main(argv=None):
               "machine": machine_info(load_average_1m=round(os.getloadavg()[0], 2)),
               "model_dir": str(model_dir), "repeats": args.repeats, "rows": rows,
               "light_steps_total_us": round(light_total, 1),
-              "served_minus_floor_us": round(served - floor, 1)}
+              "served_minus_floor_us": round(served - floor, 1),
+              "after_idle_minus_floor_us": {
+                      ms: round(statistics.median(rounds[f"bare model call after {ms} ms idle"])
+                                - floor, 1) for ms in args.idle_ms}}
     write_report(report, args.output_prefix)
     return 0
 
@@ -132,7 +150,10 @@ def write_report(report, prefix):
     lines += ["", f"- Request handling around the model (every step but the model calls and "
               f"the whole predict): {report['light_steps_total_us']} µs",
               f"- Model call as served minus the bare call: {report['served_minus_floor_us']} µs "
-              "(noise of the model's own time is of the same order)"]
+              "(noise of the model's own time is of the same order)",
+              f"- Bare call after idle time minus the back-to-back call, by idle ms: "
+              f"{report['after_idle_minus_floor_us']} µs (a server answering one client "
+              "idles between requests while the answer travels)"]
     with open(prefix + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
