@@ -4,12 +4,14 @@ load generator. The numbers bound what keras-llm-serve (also grpc.aio) can reach
 
     flock /tmp/bench.lock python -m benchmarks.grpc_floor
 
-Modes of the bare server:
+Modes of the bare grpc.aio server:
   immediate  answer at once;
   pause      await asyncio.sleep(--pause_ms) first (the event loop idles as it does while
              keras-llm-serve's model runs on another thread);
   executor   run time.sleep(--pause_ms) on a thread pool first (keras-llm-serve's path for
              an unbatched request).
+and of a bare server on grpc's thread-pool API (the other way to serve gRPC from Python):
+  sync_immediate, sync_pause  the same on a pool thread, time.sleep for the pause.
 For each mode: p50 at 1 client minus the pause (transport + wake-ups), and at --clients
 clients req/s and the server's CPU per request. Writes benchmarks/results/grpc_floor.json
 and .md (or --output_prefix).
@@ -30,25 +32,57 @@ import statistics  # noqa: E402
 from benchmarks import serve_load  # noqa: E402
 from keras_llm.utils.machine import machine_info  # noqa: E402
 
-MODES = ("immediate", "pause", "executor")
+AIO_MODES = ("immediate", "pause", "executor")
+SYNC_MODES = ("sync_immediate", "sync_pause")
+MODES = AIO_MODES + SYNC_MODES
 
 
-def serve(port, pause_s, ready):
-    """The bare server (runs in its own process); `ready` is set once it listens."""
-    import asyncio
-    import time
-    from concurrent import futures
-
-    import grpc
+def _answer():
     from tensorflow_serving.apis import predict_pb2
-
     response = predict_pb2.PredictResponse()
     response.model_spec.name = "bare"
     label = response.outputs["label"]
     label.dtype = 7                                   # DT_STRING
     label.tensor_shape.dim.add().size = 1
     label.string_val.append(b"positive")
-    answer = response.SerializeToString()
+    return response.SerializeToString()
+
+
+def serve_sync(port, pause_s, ready):
+    """The bare server on grpc's thread-pool (non-asyncio) API: the handler runs on a pool
+    thread and blocks for the pause there."""
+    import time
+    from concurrent import futures
+
+    import grpc
+    from tensorflow_serving.apis import predict_pb2
+    answer = _answer()
+
+    def method(mode):
+        def predict(request, context):
+            predict_pb2.PredictRequest.FromString(request)
+            if mode == "sync_pause":
+                time.sleep(pause_s)
+            return answer
+        return grpc.unary_unary_rpc_method_handler(predict)
+    server = grpc.server(futures.ThreadPoolExecutor(32))
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+            f"bare.{mode}", {"Predict": method(mode)}) for mode in SYNC_MODES])
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    ready.set()
+    server.wait_for_termination()
+
+
+def serve(port, pause_s, ready):
+    """The bare grpc.aio server (runs in its own process); `ready` is set once it listens."""
+    import asyncio
+    import time
+    from concurrent import futures
+
+    import grpc
+    from tensorflow_serving.apis import predict_pb2
+    answer = _answer()
 
     async def main():
         pool = futures.ThreadPoolExecutor(32)
@@ -66,7 +100,7 @@ def serve(port, pause_s, ready):
         # One service per mode, so one server process answers all three.
         handlers = [grpc.method_handlers_generic_handler(f"bare.{mode}",
                                                          {"Predict": method(mode)})
-                    for mode in MODES]
+                    for mode in AIO_MODES]
         server = grpc.aio.server()
         server.add_generic_rpc_handlers(handlers)
         server.add_insecure_port(f"127.0.0.1:{port}")
@@ -81,7 +115,7 @@ def actual_pause_ms(mode, pause_s, n=200):
     milliseconds), measured here the way the server pauses."""
     import asyncio
     import time
-    if mode == "immediate":
+    if mode in ("immediate", "sync_immediate"):
         return 0.0
     times = []
     if mode == "pause":
@@ -113,19 +147,24 @@ def main(argv=None):
     if args.pause_ms <= 0:
         parser.error(f"--pause_ms must be > 0, got {args.pause_ms}")
     ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    port = serve_load._free_port()  # pylint: disable=protected-access
-    proc = ctx.Process(target=serve, args=(port, args.pause_ms / 1000, ready), daemon=True)
-    proc.start()
-    if not ready.wait(120):
-        raise RuntimeError("the bare gRPC server did not start")
-    address = f"127.0.0.1:{port}"
+    servers = {}
+    for target, modes in ((serve, AIO_MODES), (serve_sync, SYNC_MODES)):
+        ready = ctx.Event()
+        port = serve_load._free_port()  # pylint: disable=protected-access
+        proc = ctx.Process(target=target, args=(port, args.pause_ms / 1000, ready),
+                           daemon=True)
+        proc.start()
+        if not ready.wait(120):
+            raise RuntimeError(f"the bare gRPC server ({target.__name__}) did not start")
+        for mode in modes:
+            servers[mode] = (proc, f"127.0.0.1:{port}")
     request = serve_load.make_requests("bare", "text")[:1]
     results = {mode: {"p50_1_client_ms": [], "rps": [], "server_cpu_ms_per_request": []}
                for mode in MODES}
     try:
         for repeat in range(args.repeats + 1):        # repeat 0 warms up, not recorded
             for mode in MODES:
+                proc, address = servers[mode]
                 method = f"/bare.{mode}/Predict"
                 _, latencies, errors, _ = serve_load.run_load(address, request, 1,
                                                               args.duration, 1, method=method)
@@ -145,7 +184,8 @@ def main(argv=None):
                           f"{rps:.0f} req/s, {r['server_cpu_ms_per_request'][-1]:.3f} ms CPU/req",
                           flush=True)
     finally:
-        proc.kill()
+        for proc, _ in servers.values():
+            proc.kill()
     pauses = {mode: actual_pause_ms(mode, args.pause_ms / 1000) for mode in MODES}
     report = summarize(args, results, pauses)
     write_report(report, args.output_prefix)
