@@ -24,9 +24,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import json  # noqa: E402
 import multiprocessing  # noqa: E402
-import pathlib  # noqa: E402
 import statistics  # noqa: E402
 
 from benchmarks import serve_load  # noqa: E402
@@ -212,9 +210,6 @@ def summarize(args, results, pauses):
 
 
 def write_report(report, prefix):
-    pathlib.Path(prefix).parent.mkdir(parents=True, exist_ok=True)
-    with open(prefix + ".json", "w") as f:
-        json.dump(report, f, indent=2)
     clients = report["clients"]
     lines = ["# Python gRPC floor (bare grpc.aio server, no model)", "",
              f"- Command: `{report['command']}`", f"- Date (UTC): {report['date_utc']}",
@@ -234,9 +229,7 @@ def write_report(report, prefix):
     lines += ["", "p50 minus pause is what a request pays beyond its work with no keras_llm "
               "code at all: compare serve_load's 'p50 at 1 client minus in-process p50'. "
               "The pause is timed in this process the way the server pauses (median of 200)."]
-    with open(prefix + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    serve_load.save_report(report, lines, prefix)
 
 
 if __name__ == "__main__":

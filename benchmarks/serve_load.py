@@ -35,7 +35,6 @@ import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 
@@ -488,9 +487,6 @@ def _cpu_budget(plain, batched):
 
 
 def write_report(report, prefix):
-    pathlib.Path(prefix).parent.mkdir(parents=True, exist_ok=True)
-    with open(prefix + ".json", "w") as f:
-        json.dump(report, f, indent=2)
     g = report["goals"]
     lines = [f"# keras-llm-serve load benchmark ({report['model_name']})", "",
              f"- Command: `{report['command']}`", f"- Date (UTC): {report['date_utc']}",
@@ -529,6 +525,14 @@ def write_report(report, prefix):
               f"- Errors: {g['total_errors']}; server exit codes after SIGTERM: "
               f"{report['server_exit_codes']}", "",
               "Batching parameters:", "```", report["batching_parameters"].strip(), "```"]
+    save_report(report, lines, prefix)
+
+
+def save_report(report, lines, prefix):
+    """Writes PREFIX.json (the report) and PREFIX.md (the lines), and prints the lines."""
+    pathlib.Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+    with open(prefix + ".json", "w") as f:
+        json.dump(report, f, indent=2)
     with open(prefix + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -20,7 +20,6 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import json  # noqa: E402
 import pathlib  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -138,9 +137,6 @@ def main(argv=None):
 
 
 def write_report(report, prefix):
-    pathlib.Path(prefix).parent.mkdir(parents=True, exist_ok=True)
-    with open(prefix + ".json", "w") as f:
-        json.dump(report, f, indent=2)
     lines = ["# keras-llm-serve Predict path, step by step (in process, no gRPC)", "",
              f"- Command: `{report['command']}`", f"- Date (UTC): {report['date_utc']}",
              f"- Machine: {report['machine']}", f"- Model: `{report['model_dir']}`",
@@ -154,9 +150,7 @@ def write_report(report, prefix):
               f"- Bare call after idle time minus the back-to-back call, by idle ms: "
               f"{report['after_idle_minus_floor_us']} µs (a server answering one client "
               "idles between requests while the answer travels)"]
-    with open(prefix + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    serve_load.save_report(report, lines, prefix)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import json  # noqa: E402
 import pathlib  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
@@ -120,9 +119,6 @@ def summarize(args, configs, runs, codes):
 
 
 def write_report(report, prefix):
-    pathlib.Path(prefix).parent.mkdir(parents=True, exist_ok=True)
-    with open(prefix + ".json", "w") as f:
-        json.dump(report, f, indent=2)
     ratio_keys = [k for k in report["rows"][0] if k.startswith("x_")]
     lines = ["# keras-llm-serve TensorFlow thread settings, side by side", "",
              f"- Command: `{report['command']}`", f"- Date (UTC): {report['date_utc']}",
@@ -137,9 +133,7 @@ def write_report(report, prefix):
                      + f" | {row['errors']} | {row['rps_runs']} |")
     lines += ["", f"Server exit codes after SIGTERM: {report['server_exit_codes']}", "",
               "Batching parameters:", "```", report["batching_parameters"].strip(), "```"]
-    with open(prefix + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    serve_load.save_report(report, lines, prefix)
 
 
 if __name__ == "__main__":
