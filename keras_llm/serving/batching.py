@@ -35,7 +35,7 @@ DEADLINE = "Deadline exceeded while waiting in the batch queue"
 
 
 class _Task:
-    def __init__(self, inputs, size, pad):
+    def __init__(self, inputs, size, pad, waiter):
         self.inputs = inputs
         self.size = size
         # Tasks with equal keys can share a batch: same aliases, dtypes and (unless padding
@@ -44,7 +44,7 @@ class _Task:
                                 for a, v in inputs.items()))
         self.enqueued = time.monotonic()
         self.future = concurrent.futures.Future()
-        self.waiter = None         # (event loop, asyncio future) of an async caller
+        self.waiter = waiter       # (event loop, asyncio future) of an async caller, or None
 
 
 class Batcher:
@@ -90,8 +90,7 @@ class Batcher:
         if size > cfg.max_batch_size:
             raise errors.invalid(f"Task size {size} is larger than maximum input batch size "
                                  f"{cfg.max_batch_size}")
-        task = _Task(inputs, size, cfg.pad_variable_length_inputs)
-        task.waiter = waiter
+        task = _Task(inputs, size, cfg.pad_variable_length_inputs, waiter)
         with self._cond:
             if self._closed:
                 raise errors.ServingError("UNAVAILABLE", "model version is being unloaded")

@@ -267,10 +267,11 @@ def decode_inputs(signature, tensor_protos):
     arrays = {}
     for alias, proto in tensor_protos.items():
         dims = [d.size for d in proto.tensor_shape.dim]
-        if any(d < 0 for d in dims) or int(np.prod(dims, dtype=np.float64)) > MAX_ELEMENTS:
+        count = np.prod(dims, dtype=np.float64)     # float: no overflow on hostile dims
+        if any(d < 0 for d in dims) or count > MAX_ELEMENTS:
             raise errors.invalid(f"tensor parsing error: {alias}")
         if (proto.dtype == types_pb2.DT_STRING and not proto.tensor_content
-                and len(proto.string_val) == int(np.prod(dims))):
+                and len(proto.string_val) == count):
             # common case, as tf.make_ndarray gives it (tested) without its overhead
             arrays[alias] = np.array(list(proto.string_val), dtype=object).reshape(dims)
             continue
