@@ -7,18 +7,18 @@ same batches, one run, median of repeats. The goal compares ids-only calls (`tok
 
 Writes benchmarks/results/tokenize.{json,md}.
 """
+import os
 import sys
 
 # This file shares its name with the standard library's `tokenize` (imported by inspect, numpy,
 # TensorFlow): drop the script's own folder from the import path before importing anything.
-if sys.path and sys.path[0] and __file__.startswith(sys.path[0]):
-    sys.path.pop(0)
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 

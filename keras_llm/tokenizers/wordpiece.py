@@ -201,12 +201,12 @@ class WordPieceTokenizer(keras.layers.Layer):
                 self._vocab_path, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
                 tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
         self._vocab_table = tf.lookup.StaticHashTable(init, default_value=-1)
-        # First byte of a word -> index of its first-piece pattern (-1: none can match).
-        leads = sorted(self._lead_group)
-        self._lead_table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
-                tf.constant([bytes([b]) for b in leads] or [b""], tf.string),
-                tf.constant([self._lead_group[b] for b in leads] or [-1], tf.int32)),
-                default_value=-1)
+        # First byte of a word -> index of its first-piece pattern (len(patterns): none can
+        # match).
+        lead_groups = np.full((256,), len(self._first_patterns), np.int32)
+        for lead, group in self._lead_group.items():
+            lead_groups[lead] = group
+        self._lead_groups = lead_groups
         self._id_to_token_table = tf.lookup.StaticHashTable(
                 tf.lookup.TextFileInitializer(
                         self._vocab_path, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
@@ -398,11 +398,27 @@ class WordPieceTokenizer(keras.layers.Layer):
         """(B,) -> int32 ragged ids, without offsets.
 
         Rows are first cut at ASCII spaces (always a word boundary) and each DISTINCT
-        space-free chunk is split into words once: by string ops (lowercase, spaces around
-        punctuation, split), and, for chunks that are not printable ASCII, by the code-point
-        path of `_tokenize_batch` instead. Both give the words the whole row would give. The
-        words' pieces (`_wordpiece_graph`) are then gathered back, chunk by chunk, into the
-        rows with integer gathers only."""
+        space-free chunk is split into words once (`_distinct_chunk_words`). The words' pieces
+        (`_wordpiece_graph`) are then gathered back, chunk by chunk, into the rows with
+        integer gathers only."""
+        chunks, chunk_of, words, starts, limits = self._distinct_chunk_words(inputs)
+        # Chunks rarely share words, so words are not deduplicated again.
+        pieces = self._wordpiece_graph(words, dedupe=False)
+        # piece range of each distinct chunk, then of each chunk occurrence
+        first, last = tf.gather(pieces.word_splits, starts), tf.gather(pieces.word_splits, limits)
+        index = tf.ragged.range(tf.gather(first, chunk_of), tf.gather(last, chunk_of))
+        return tf.RaggedTensor.from_row_splits(
+                tf.cast(tf.gather(pieces.ids, index.flat_values), tf.int32),
+                tf.gather(index.row_splits, chunks.row_splits), validate=False)
+
+    def _distinct_chunk_words(self, inputs):
+        """(B,) -> (chunks (B, None), chunk_of, words, starts, limits): the rows cut at ASCII
+        spaces, the index of each chunk among the distinct chunks, and the words of all
+        distinct chunks; the words of distinct chunk d are words[starts[d]:limits[d]].
+
+        Distinct chunks are split by string ops (lowercase, spaces around punctuation,
+        split); those that are not printable ASCII take the code-point path of
+        `_tokenize_batch` instead. Both give the words the whole row would give."""
         chunks = tf.strings.split(inputs, sep=" ")                    # (B, None), "" kept
         distinct, chunk_of = tf.unique(chunks.flat_values, out_idx=tf.int64)
         text = tf.strings.lower(distinct) if self.lowercase else distinct
@@ -423,16 +439,8 @@ class WordPieceTokenizer(keras.layers.Layer):
             return (tf.concat([fast.flat_values, other.strings], 0),
                     tf.tensor_scatter_nd_update(fast.row_starts(), at, splits[:-1]),
                     tf.tensor_scatter_nd_update(fast.row_limits(), at, splits[1:]))
-        # the words of distinct chunk d are words[starts[d]:limits[d]]
         words, starts, limits = tf.cond(tf.size(other_ids) > 0, mixed, all_clean)
-        # Chunks rarely share words, so words are not deduplicated again.
-        pieces = self._wordpiece_graph(words, dedupe=False)
-        # piece range of each distinct chunk, then of each chunk occurrence
-        first, last = tf.gather(pieces.word_splits, starts), tf.gather(pieces.word_splits, limits)
-        index = tf.ragged.range(tf.gather(first, chunk_of), tf.gather(last, chunk_of))
-        return tf.RaggedTensor.from_row_splits(
-                tf.cast(tf.gather(pieces.ids, index.flat_values), tf.int32),
-                tf.gather(index.row_splits, chunks.row_splits), validate=False)
+        return chunks, chunk_of, words, starts, limits
 
     def _tokenize_batch(self, inputs):
         words = self._words(inputs)
@@ -583,34 +591,35 @@ class WordPieceTokenizer(keras.layers.Layer):
         """Greedy longest-match-first by regular expressions over the vocabulary's trie
         (`_trie_regex`: the first match at a position is the longest token there).
 
-        The first piece comes from the `^`-anchored word-initial pattern that the word's first
-        byte selects (a space is written after the match), the others from the
-        continuation pattern matched globally on the rest (written as " ##match"); then the
-        word is split on spaces. A character where no token starts stays glued to the piece
-        before it, so that piece's lookup fails: such a word becomes one unknown token.
+        The first piece is what the `^`-anchored word-initial pattern that the word's first
+        byte selects cuts off the word; the others come from the continuation pattern matched
+        globally on the rest (written as " ##match"); then first piece and marked rest are
+        joined and split on spaces. A character where no token starts stays glued to the
+        piece before it, so that piece's lookup fails, and a word with no first piece fails
+        too: such a word becomes one unknown token.
         Returns (row splits (T+1,), piece ids (P,), piece code-point lengths (P,),
         failed (T,)); pieces ordered by word.
         """
         del todo_chars
         # Each word goes through the one first-piece pattern its first byte selects (words
-        # whose first byte starts no token keep no mark: their lookup fails below).
+        # whose first byte starts no token go through none).
         n_patterns = len(self._first_patterns)
-        group = self._lead_table.lookup(tf.strings.substr(todo, 0, 1))
-        group = tf.where(group < 0, n_patterns, group)
+        lead = tf.io.decode_raw(todo, tf.uint8, fixed_length=1)[:, 0]  # first byte (0 if "")
+        group = tf.gather(tf.constant(self._lead_groups), tf.cast(lead, tf.int32))
         parts = tf.dynamic_partition(todo, group, n_patterns + 1)
         positions = tf.dynamic_partition(tf.range(tf.size(todo)), group, n_patterns + 1)
-        marked = tf.dynamic_stitch(positions, [
-                tf.strings.regex_replace(part, pattern, "\\0 ", replace_global=False)
+        # The first piece is cut off; what is left is the rest of the word (the whole word
+        # when no first piece matches: such words fail below).
+        rest = tf.dynamic_stitch(positions, [
+                tf.strings.regex_replace(part, pattern, "", replace_global=False)
                 for part, pattern in zip(parts, self._first_patterns)] + parts[-1:])
-        head = tf.strings.split(marked, " ", maxsplit=1)
-        first = tf.gather(head.flat_values, head.row_splits[:-1])
-        first_bytes = tf.strings.length(first)
-        rest = tf.strings.substr(todo, first_bytes, tf.strings.length(todo) - first_bytes)
+        first_bytes = tf.strings.length(todo) - tf.strings.length(rest)
+        first = tf.strings.substr(todo, tf.zeros_like(first_bytes), first_bytes)
         rest = tf.strings.regex_replace(rest, self._cont_pattern, self._cont_rewrite)
         pieces = tf.strings.split(tf.strings.join([first, rest]))  # (T, None), "##" included
         ids = self._vocab_table.lookup(pieces.flat_values)
-        failed = tf.math.unsorted_segment_max(tf.cast(ids < 0, tf.int32), pieces.value_rowids(),
-                                              tf.size(todo)) > 0
+        failed = (tf.math.unsorted_segment_max(tf.cast(ids < 0, tf.int32), pieces.value_rowids(),
+                                               tf.size(todo)) > 0) | (first_bytes == 0)
         is_first = tf.range(tf.size(ids, out_type=tf.int64)) == tf.gather(
                 pieces.row_splits, pieces.value_rowids())
         lens = tf.cast(tf.strings.length(pieces.flat_values, unit="UTF8_CHAR"), tf.int64)
