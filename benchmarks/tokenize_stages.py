@@ -200,8 +200,9 @@ def main():
              "## 1. Stages (batches of 1024)", "",
              "Each row is the graph path cut after that step (it includes every step above "
              "it), as a multiple of FastBertTokenizer's time for the whole job "
-             f"({fast_median * 1000:.1f} ms for {len(texts)} sentences). For the goal "
-             "(speed >= 0.5x) the full path may take at most 2.0x.", "",
+             f"({fast_median * 1000:.1f} ms for {len(texts)} sentences). Every row, like "
+             "FastBertTokenizer's time, includes the cost of calling a tf.function once per "
+             "batch. For the goal (speed >= 0.5x) the full path may take at most 2.0x.", "",
              "| stage | x FastBert time | added by this step | speed vs FastBert "
              "(median per repeat / ratio of medians) |", "|---|---|---|---|"]
     for row in stages:

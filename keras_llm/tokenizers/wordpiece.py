@@ -591,10 +591,10 @@ class WordPieceTokenizer(keras.layers.Layer):
         """Greedy longest-match-first by regular expressions over the vocabulary's trie
         (`_trie_regex`: the first match at a position is the longest token there).
 
-        The first piece is what the `^`-anchored word-initial pattern that the word's first
-        byte selects cuts off the word; the others come from the continuation pattern matched
-        globally on the rest (written as " ##match"); then first piece and marked rest are
-        joined and split on spaces. A character where no token starts stays glued to the
+        The word's first byte selects a `^`-anchored word-initial pattern, which cuts the
+        first piece off the word; the continuation pattern, matched globally on the rest,
+        writes the other pieces as " ##match"; then first piece and marked rest are joined
+        and split on spaces. A character where no token starts stays glued to the
         piece before it, so that piece's lookup fails, and a word with no first piece fails
         too: such a word becomes one unknown token.
         Returns (row splits (T+1,), piece ids (P,), piece code-point lengths (P,),
