@@ -46,6 +46,10 @@ def make_stages(tok):
     # pylint: disable=protected-access
     def words(s):
         return tok._distinct_chunk_words(s)[2]
+
+    def pieces(s):
+        p = tok._wordpiece_graph(words(s), dedupe=False)
+        return p.ids, p.word_splits
     return {
             "1. rows cut at ASCII spaces (tf.strings.split)":
                     lambda s: tf.strings.split(s, sep=" ").flat_values,
@@ -54,7 +58,7 @@ def make_stages(tok):
             "3. + words of the distinct chunks (lowercase, punctuation, split, clean check)": words,
             "4. + whole-word vocabulary lookup": lambda s: tok._vocab_table.lookup(words(s)),
             "5. + pieces of every word (regex segmentation of out-of-vocabulary words)":
-                    lambda s: tok._wordpiece_graph(words(s), dedupe=False)[:3:2],
+                    pieces,
             FULL: lambda s: tok(s).flat_values,
     }
 

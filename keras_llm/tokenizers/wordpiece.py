@@ -73,8 +73,8 @@ def _trie_regex(tokens):
 
 
 def _segmentation_patterns(tokens, suffix, word_ranges):
-    """(first-piece patterns, {lead byte: pattern index}, continuation pattern), or None
-    when the vocabulary is too big.
+    """(first-piece patterns, pattern index of each of the 256 lead bytes (len(patterns):
+    no pattern), continuation pattern), or None when the vocabulary is too big.
 
     First-piece tokens are grouped by the first byte of their UTF-8 form, so that a word
     needs only the one pattern its own first byte selects. Only tokens made of characters
@@ -112,7 +112,10 @@ def _segmentation_patterns(tokens, suffix, word_ranges):
         lead_group[lead] = len(groups) - 1
         size += length
     first_patterns = ["^(?:" + "|".join(g) + ")" for g in groups if g]
-    return first_patterns, lead_group, cont_pattern
+    lead_groups = np.full((256,), len(first_patterns), np.int32)
+    for lead, group in lead_group.items():
+        lead_groups[lead] = group
+    return first_patterns, lead_groups, cont_pattern
 
 
 def load_vocabulary(vocabulary):
@@ -185,7 +188,8 @@ class WordPieceTokenizer(keras.layers.Layer):
                                           bn.word_char_ranges(self._table))
         # None: too large for fast regular expressions; the graph path then segments words
         # with a vectorised loop (same ids, slower).
-        self._first_patterns, self._lead_group, self._cont_pattern = patterns or ((), {}, "")
+        self._first_patterns, self._lead_groups, self._cont_pattern = (
+                patterns or ((), np.zeros((256,), np.int32), ""))
         # RE2 rewrite: a space and the suffix before each continuation match.
         self._cont_rewrite = " " + suffix_indicator.replace("\\", "\\\\") + "\\0"
         self._build_graph_tables()
@@ -201,12 +205,6 @@ class WordPieceTokenizer(keras.layers.Layer):
                 self._vocab_path, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
                 tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER)
         self._vocab_table = tf.lookup.StaticHashTable(init, default_value=-1)
-        # First byte of a word -> index of its first-piece pattern (len(patterns): none can
-        # match).
-        lead_groups = np.full((256,), len(self._first_patterns), np.int32)
-        for lead, group in self._lead_group.items():
-            lead_groups[lead] = group
-        self._lead_groups = lead_groups
         self._id_to_token_table = tf.lookup.StaticHashTable(
                 tf.lookup.TextFileInitializer(
                         self._vocab_path, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
