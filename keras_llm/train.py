@@ -1,17 +1,21 @@
 """Train a keras_llm model: `python -m keras_llm.train --config=NAME --workdir=DIR`.
 
-    python -m keras_llm.train --config=gpt_clm_small --workdir=/tmp/gpt \
+    python -m keras_llm.train --config=gpt_clm_small --workdir=/tmp/gpt \\
         --strategy=mirrored --override=optimizer.learning_rate=3e-4 --override=num_steps=2000
 
 Re-running the same command after a crash resumes from the newest checkpoint in --workdir.
-Named configs: see keras_llm/training/config.py (CONFIGS). Every field of TrainConfig can be
-overridden with --override=a.b=value (repeatable). Multi-worker: set TF_CONFIG on each worker
-and pass --strategy=multi_worker_mirrored. TPU: --strategy=tpu --tpu=NAME.
+Every config field listed below can be overridden with --override=a.b=value (repeatable);
+train on your own text with --override=data.train_files=a.txt,b.txt. Multi-worker: set
+TF_CONFIG on each worker and pass --strategy=multi_worker_mirrored. TPU: --strategy=tpu --tpu=NAME.
 """
 import json
 import os
 
-from absl import app, flags, logging
+from keras_llm.utils import cli
+
+cli.quiet_tensorflow()  # before absl/TensorFlow imports below print start-up lines
+
+from absl import app, flags, logging  # noqa: E402  pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", None, "Named config, e.g. bert_mlm_small, gpt_clm_small, "
@@ -54,8 +58,19 @@ def main(argv):
             json.dump(summary, f)
 
 
+def config_fields_help() -> str:
+    """The --override keys TrainConfig accepts, with TrainConfig()'s defaults."""
+    from keras_llm.training import config as config_lib  # pylint: disable=import-outside-toplevel
+    from keras_llm.utils import config as fields_lib  # pylint: disable=import-outside-toplevel
+    lines = [f"Named configs (--config): {', '.join(sorted(config_lib.CONFIGS))}.",
+             "Config fields (--override=KEY=VALUE; defaults of TrainConfig, which a named "
+             "config may change):"]
+    lines += ["  " + line for line in fields_lib.describe_fields(config_lib.TrainConfig())]
+    return "\n".join(lines)
+
+
 def run():
-    app.run(main)
+    cli.run(main, help_text=config_fields_help)
 
 
 if __name__ == "__main__":

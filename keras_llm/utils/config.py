@@ -12,7 +12,7 @@ Values are parsed by the field's declared type (int, float, bool, str, tuple, Op
 import dataclasses
 import json
 import typing
-from typing import Any, Iterable
+from typing import Any, Iterable, List
 
 
 class ConfigError(ValueError):
@@ -76,3 +76,23 @@ def _set(config: Any, path: list, raw: str, full_key: str) -> Any:
 
 def to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
+
+
+def describe_fields(config: Any, prefix: str = "") -> List[str]:
+    """One `key = default  (type)` line per leaf field of a dataclass instance, dotted keys."""
+    lines = []
+    hints = typing.get_type_hints(type(config))
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        key = f"{prefix}{field.name}"
+        if dataclasses.is_dataclass(value):
+            lines.extend(describe_fields(value, f"{key}."))
+        else:
+            lines.append(f"{key} = {value!r}  ({_type_name(hints[field.name])})")
+    return lines
+
+
+def _type_name(field_type: Any) -> str:
+    if isinstance(field_type, type):
+        return field_type.__name__
+    return str(field_type).replace("typing.", "")
