@@ -5,6 +5,8 @@ answer. A batched Predict then waits on its batch's future without holding a thr
 concurrent clients cost 32 coroutines, not 32 threads trading the GIL. Work that blocks
 (unbatched model calls, Classify/Regress, status, config reloads) runs on a thread pool of
 `workers` threads; TensorFlow releases the GIL while it computes, so those calls overlap.
+Messages over --max_request_bytes are refused by gRPC itself (RESOURCE_EXHAUSTED); a received
+request holds its size in bytes against --max_bytes_in_flight until it is answered.
 """
 import asyncio
 import functools
@@ -35,10 +37,12 @@ def _handler(api, method):
         code = "OK"
         try:
             timeout = context.time_remaining()
-            if api == "predict":
-                return await self.service.predict_async(request, timeout, self.executor)
-            return await asyncio.get_running_loop().run_in_executor(
-                    self.executor, functools.partial(getattr(self.service, method), request))
+            with self.service.admission.admit(nbytes=request.ByteSize()):
+                if api == "predict":
+                    return await self.service.predict_async(request, timeout, self.executor)
+                return await asyncio.get_running_loop().run_in_executor(
+                        self.executor, functools.partial(getattr(self.service, method),
+                                                         request))
         except Exception as e:  # every failure becomes a status, never a crash
             error = errors.from_exception(e)
             code = error.code

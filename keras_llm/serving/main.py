@@ -4,7 +4,7 @@ Takes tensorflow_model_server's flags and reads the same model folders
 (BASE_PATH/<version>/saved_model.pb) and config files, so clients written against it
 work unchanged against stock TF Serving.
 
-  keras-llm-serve --port=8500 --rest_api_port=8501 \
+  keras-llm-serve --port=8500 --rest_api_port=8501 \\
       --model_name=sentiment --model_base_path=$PWD/saved_models/sentiment
   keras-llm-serve --port=8500 --rest_api_port=8501 --model_config_file=models.config
 
@@ -47,15 +47,34 @@ flags.DEFINE_string("monitoring_config_file", "",
                     "MonitoringConfig text proto: prometheus_config { enable: true path: ... }.")
 flags.DEFINE_integer("rest_api_timeout_in_ms", 30000, "REST request timeout.")
 flags.DEFINE_integer("max_request_bytes", 64 << 20,
-                     "Largest accepted request (keras-llm-serve only).")
+                     "Largest accepted request: REST body or gRPC message (gRPC's receive "
+                     "limit follows it); larger is refused with REST 413 / gRPC "
+                     "RESOURCE_EXHAUSTED (keras-llm-serve only).")
+flags.DEFINE_integer("max_bytes_in_flight", 256 << 20,
+                     "Request bytes held at once by all requests being served; a request "
+                     "that would pass it is refused: REST 429 (413 if it alone is larger), "
+                     "gRPC RESOURCE_EXHAUSTED (keras-llm-serve only).")
+flags.DEFINE_integer("max_rows_per_request", 4096,
+                     "Rows (instances, examples) one request may carry; more is refused: "
+                     "REST 413, gRPC RESOURCE_EXHAUSTED (keras-llm-serve only).")
+flags.DEFINE_integer("max_rows_in_flight", 16384,
+                     "Rows held at once by all requests being served; a request that would "
+                     "pass it is refused: REST 429, gRPC RESOURCE_EXHAUSTED "
+                     "(keras-llm-serve only).")
+flags.DEFINE_integer("max_rows_per_model_call", 64,
+                     "Without --enable_batching, a request of more rows runs through the "
+                     "model in calls of at most this many rows (with batching, "
+                     "max_batch_size plays this part), so model memory follows the "
+                     "configuration, not the request (keras-llm-serve only).")
 flags.DEFINE_integer("grpc_max_threads", 32,
                      "Worker threads for blocking gRPC work: unbatched model calls, Classify, "
                      "Regress, status and reloads (keras-llm-serve only; batched Predict "
                      "requests wait without a thread).")
 flags.DEFINE_integer("tensorflow_session_parallelism", 0,
                      "Threads for running TensorFlow ops: sets both the intra-op and the "
-                     "inter-op pool (0 = auto, one per core). Ignored when either of the "
-                     "two flags below is set.")
+                     "inter-op pool (0 = auto, one per core). Ignored when "
+                     "--tensorflow_intra_op_parallelism or "
+                     "--tensorflow_inter_op_parallelism is set.")
 flags.DEFINE_integer("tensorflow_intra_op_parallelism", 0,
                      "Threads that split one op (a matmul) between them (0 = auto).")
 flags.DEFINE_integer("tensorflow_inter_op_parallelism", 0,

@@ -3,7 +3,12 @@
 Besides TF Serving's routes it serves GET /healthz (200 while serving, with
 {"models": {name: true if a version is AVAILABLE}}; 503 while shutting down) and
 the Prometheus path of --monitoring_config_file.
+
+Bounds: a body over --max_request_bytes is refused (413) unread; a body that would pass
+--max_bytes_in_flight is read, dropped and refused (429 busy, 413 if it can never fit); rows
+are held against --max_rows_in_flight / --max_rows_per_request once the JSON is parsed.
 """
+import contextlib
 import http.server
 import json
 import re
@@ -175,9 +180,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if length > self.app.max_request_bytes:
             self.close_connection = True
             return _json(413, {"error": f"Request body of {length} bytes exceeds the limit of "
-                                        f"{self.app.max_request_bytes} bytes"})
-        body = self.rfile.read(length) if length else b""
-        return self.app.handle(method, self.path, body)
+                                        f"{self.app.max_request_bytes} bytes "
+                                        "(--max_request_bytes)"})
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(self.app.service.admission.admit(nbytes=length))
+            except errors.ServingError as e:    # refused before the body is read
+                self._discard(length)
+                return _json(e.http_status, {"error": e.message})
+            body = self.rfile.read(length) if length else b""
+            return self.app.handle(method, self.path, body)
+
+    def _discard(self, length, piece=1 << 20):
+        """Reads and drops a refused request's body, so the client gets its answer on a
+        clean connection (a body left unread would make its send fail)."""
+        while length > 0:
+            data = self.rfile.read(min(piece, length))
+            if not data:
+                break
+            length -= len(data)
 
     def do_GET(self):
         self._serve("GET")

@@ -11,6 +11,7 @@ from absl import logging
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.core.framework import types_pb2
 
+from keras_llm.serving import admission
 from keras_llm.serving import errors
 
 PREDICT_METHOD = "tensorflow/serving/predict"
@@ -157,13 +158,15 @@ class LoadedVersion:
                      self.version, count)
         return count
 
-    def classify(self, signature_name, input_proto):
-        """Returns a list (per example) of [(label bytes, score float)]."""
+    def classify(self, signature_name, input_proto, chunk_rows=None):
+        """Returns a list (per example) of [(label bytes, score float)]; the signature
+        runs on at most `chunk_rows` examples at a time (None = all at once)."""
         signature = self.classify_signature(signature_name)
-        outputs = signature.run({"inputs": _serialized_examples(input_proto)})
+        examples = _serialized_examples(input_proto)
+        outputs = _run_chunked(signature, {"inputs": examples}, chunk_rows)
         classes, scores = outputs.get("classes"), outputs.get("scores")
         ref = scores if scores is not None else classes
-        batch = len(_serialized_examples(input_proto))
+        batch = len(examples)
         if ref.ndim != 2 or ref.shape[0] != batch:
             raise errors.invalid(f"classification outputs must have shape [batch={batch}, "
                                  f"num_classes], got {list(ref.shape)}")
@@ -177,16 +180,21 @@ class LoadedVersion:
             results.append(row)
         return results
 
-    def regress(self, signature_name, input_proto):
-        """Returns one float per example."""
+    def regress(self, signature_name, input_proto, chunk_rows=None):
+        """Returns one float per example (model calls as in `classify`)."""
         signature = self.regress_signature(signature_name)
         examples = _serialized_examples(input_proto)
-        values = signature.run({"inputs": examples})["outputs"]
+        values = _run_chunked(signature, {"inputs": examples}, chunk_rows)["outputs"]
         values = np.asarray(values).reshape(len(examples), -1)
         if values.shape[1] != 1:
             raise errors.invalid(f"regression outputs must have shape [batch] or [batch, 1], "
                                  f"got {list(values.shape)}")
         return [float(v) for v in values[:, 0]]
+
+
+def _run_chunked(signature, inputs, chunk_rows):
+    return admission.run_in_chunks(lambda part, _: signature.run(part), inputs,
+                                   chunk_rows or admission.request_rows(inputs))
 
 
 def _check_method(signature, expected, what):

@@ -3,6 +3,7 @@ import dataclasses
 
 from absl import logging
 
+from keras_llm.serving import admission
 from keras_llm.serving import config as config_lib
 from keras_llm.serving import grpc_server
 from keras_llm.serving import manager as manager_lib
@@ -25,6 +26,7 @@ class ServerOptions:
     port_file: str = ""
     intra_op_threads: int = 0          # 0 = TensorFlow's default (one per core)
     inter_op_threads: int = 0
+    limits: admission.Limits = dataclasses.field(default_factory=admission.Limits)
 
     @classmethod
     def from_flags(cls, flags, config_list):
@@ -41,6 +43,11 @@ class ServerOptions:
                    max_request_bytes=flags.max_request_bytes,
                    grpc_threads=flags.grpc_max_threads,
                    port_file=flags.port_file,
+                   limits=admission.Limits(
+                           max_rows_per_request=flags.max_rows_per_request,
+                           max_rows_in_flight=flags.max_rows_in_flight,
+                           max_bytes_in_flight=flags.max_bytes_in_flight,
+                           max_rows_per_model_call=flags.max_rows_per_model_call),
                    **thread_pools(flags.tensorflow_session_parallelism,
                                   flags.tensorflow_intra_op_parallelism,
                                   flags.tensorflow_inter_op_parallelism))
@@ -92,7 +99,8 @@ class ModelServer:
         self.options = options
         self.metrics = metrics_lib.Metrics()
         self.manager = manager_lib.ModelManager(batching_config=options.batching)
-        self.service = service_lib.Service(self.manager, options.batching is not None)
+        self.service = service_lib.Service(self.manager, options.batching is not None,
+                                           options.limits)
         self.manager._warmup_predict = self.service.warmup_predict
         self.grpc = self.rest = self.rest_app = None
         self.grpc_port = self.rest_port = None

@@ -18,6 +18,7 @@ from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import regression_pb2
 
+from keras_llm.serving import admission as admission_lib
 from keras_llm.serving import config as config_lib
 from keras_llm.serving import errors
 from keras_llm.serving import servable
@@ -61,15 +62,23 @@ def check_output_filter(signature, output_filter):
 class Service:
     """Predict / Classify / Regress / MultiInference / metadata / status over a ModelManager."""
 
-    def __init__(self, manager, batching_enabled=False):
+    def __init__(self, manager, batching_enabled=False, limits=None):
         self.manager = manager
         self.batching_enabled = batching_enabled
+        self.limits = limits or admission_lib.Limits()
+        self.admission = admission_lib.Admission(self.limits)
 
     # ----- Predict -----
     def run_predict(self, entry, signature, inputs, output_filter=(), timeout=None):
-        """Checks and runs arrays on one signature; returns alias -> array (filtered)."""
+        """Checks and runs arrays on one signature; returns alias -> array (filtered).
+        Holds the request's rows in flight; runs it in model calls of bounded rows."""
         wanted, batcher = self._plan(entry, signature, inputs, output_filter)
-        outputs = batcher.submit(inputs, timeout) if batcher else signature.run(inputs)
+        if batcher:
+            run, chunk = batcher.submit, self.manager.batching_config.max_batch_size
+        else:
+            run, chunk = lambda part, _: signature.run(part), self.limits.max_rows_per_model_call
+        with self.admission.admit(rows=admission_lib.request_rows(inputs)):
+            outputs = admission_lib.run_in_chunks(run, inputs, chunk, timeout)
         return {alias: outputs[alias] for alias in wanted}
 
     async def run_predict_async(self, entry, signature, inputs, output_filter=(),
@@ -78,10 +87,14 @@ class Service:
         unbatched one runs on `executor` (TF releases the GIL, so calls overlap)."""
         wanted, batcher = self._plan(entry, signature, inputs, output_filter)
         if batcher:
-            outputs = await batcher.submit_async(inputs, timeout)
+            run, chunk = batcher.submit_async, self.manager.batching_config.max_batch_size
         else:
-            outputs = await asyncio.get_running_loop().run_in_executor(
-                    executor, signature.run, inputs)
+            async def run(part, _):
+                return await asyncio.get_running_loop().run_in_executor(
+                        executor, signature.run, part)
+            chunk = self.limits.max_rows_per_model_call
+        with self.admission.admit(rows=admission_lib.request_rows(inputs)):
+            outputs = await admission_lib.run_in_chunks_async(run, inputs, chunk, timeout)
         return {alias: outputs[alias] for alias in wanted}
 
     def _plan(self, entry, signature, inputs, output_filter):
@@ -123,7 +136,9 @@ class Service:
             signature = entry.loaded.classify_signature(spec.signature_name)
             response = classification_pb2.ClassificationResponse()
             fill_spec(response.model_spec, spec.name, entry.version, signature.name)
-            _classify_into(response.result, entry.loaded, signature.name, request.input)
+            with self._admit_examples(request.input):
+                _classify_into(response.result, entry.loaded, signature.name,
+                               request.input, self.limits.max_rows_per_model_call)
             return response
 
     def regress(self, request):
@@ -133,7 +148,9 @@ class Service:
             signature = entry.loaded.regress_signature(spec.signature_name)
             response = regression_pb2.RegressionResponse()
             fill_spec(response.model_spec, spec.name, entry.version, signature.name)
-            _regress_into(response.result, entry.loaded, signature.name, request.input)
+            with self._admit_examples(request.input):
+                _regress_into(response.result, entry.loaded, signature.name, request.input,
+                              self.limits.max_rows_per_model_call)
             return response
 
     def multi_inference(self, request):
@@ -155,17 +172,29 @@ class Service:
         with self.manager.acquire(first.name, version, label) as entry:
             checked = [_check_task(entry.loaded, request.tasks, i)
                        for i in range(len(request.tasks))]
-            response = inference_pb2.MultiInferenceResponse()
-            for method, signature in checked:
-                result = response.results.add()
-                fill_spec(result.model_spec, first.name, entry.version, signature.name)
-                if method == servable.CLASSIFY_METHOD:
-                    _classify_into(result.classification_result, entry.loaded,
-                                   signature.name, request.input)
-                else:
-                    _regress_into(result.regression_result, entry.loaded, signature.name,
-                                  request.input)
-            return response
+            with self._admit_examples(request.input):
+                return self._multi_inference_response(entry, first.name, checked,
+                                                      request.input)
+
+    def _multi_inference_response(self, entry, name, checked, input_proto):
+        response = inference_pb2.MultiInferenceResponse()
+        chunk = self.limits.max_rows_per_model_call
+        for method, signature in checked:
+            result = response.results.add()
+            fill_spec(result.model_spec, name, entry.version, signature.name)
+            if method == servable.CLASSIFY_METHOD:
+                _classify_into(result.classification_result, entry.loaded, signature.name,
+                               input_proto, chunk)
+            else:
+                _regress_into(result.regression_result, entry.loaded, signature.name,
+                              input_proto, chunk)
+        return response
+
+    def _admit_examples(self, input_proto):
+        """Holds the rows (tf.Examples) of a Classify/Regress/MultiInference Input."""
+        kind = input_proto.WhichOneof("kind")
+        rows = len(getattr(input_proto, kind).examples) if kind else 0
+        return self.admission.admit(rows=rows)
 
     # ----- metadata / status / reload -----
     def metadata(self, request):
@@ -284,17 +313,17 @@ def decode_inputs(signature, tensor_protos):
     return arrays
 
 
-def _classify_into(result, loaded, signature_name, input_proto):
+def _classify_into(result, loaded, signature_name, input_proto, chunk_rows=None):
     """Runs a classify signature on an Input and fills a ClassificationResult."""
-    for row in loaded.classify(signature_name, input_proto):
+    for row in loaded.classify(signature_name, input_proto, chunk_rows):
         classifications = result.classifications.add()
         for label_bytes, score in row:
             classifications.classes.add(label=_text(label_bytes), score=score)
 
 
-def _regress_into(result, loaded, signature_name, input_proto):
+def _regress_into(result, loaded, signature_name, input_proto, chunk_rows=None):
     """Runs a regress signature on an Input and fills a RegressionResult."""
-    for value in loaded.regress(signature_name, input_proto):
+    for value in loaded.regress(signature_name, input_proto, chunk_rows):
         result.regressions.add(value=value)
 
 

@@ -1,4 +1,5 @@
-"""Server-side batching: correct split answers, full queue, oversize task, clean SIGTERM."""
+"""Server-side batching: correct split answers, full queue, requests over max_batch_size,
+clean SIGTERM."""
 import threading
 import time
 
@@ -65,11 +66,16 @@ def test_full_queue_is_unavailable(batch_server):
                                   "submitted is full")
 
 
-def test_oversize_task(batch_server):
-    with pytest.raises(ServingError) as info:
-        Client(batch_server.grpc_address).predict("toy", {"text": ["a"] * 5})
-    assert info.value.code == "INVALID_ARGUMENT"
-    assert info.value.message == "Task size 5 is larger than maximum input batch size 4"
+def test_request_over_max_batch_size_runs_in_batches(batch_server):
+    """5 rows with max_batch_size 4: split into tasks of 4 and 1 (as stock's large batch
+    splitting), answered in order, over both protocols."""
+    texts = ["a", "good", "b", "c", "so good"]
+    for client in (Client(batch_server.grpc_address),
+                   Client(batch_server.rest_address, protocol="rest")):
+        result = client.predict("toy", {"text": texts})
+        assert list(result["label"]) == [b"negative", b"positive", b"negative",
+                                         b"negative", b"positive"]
+        assert result["probabilities"].shape == (5, 2)
 
 
 def test_sigterm_finishes_in_flight_requests(batch_server):
