@@ -14,6 +14,8 @@ setuptools.setup(
     python_requires=">=3.10,<3.13",
     packages=setuptools.find_packages(include=["keras_llm", "keras_llm.*", "apps", "apps.*"]),
     include_package_data=True,
+    # Tiny Shakespeare (public domain): the named training configs' corpus on a fresh install.
+    package_data={"keras_llm.training": ["corpora/*.txt", "corpora/*.md"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<4",
@@ -37,7 +39,7 @@ setuptools.setup(
         "console_scripts": [
             "keras-llm-serve=keras_llm.serving.main:run",
             "keras-llm-demo=keras_llm.serving.demo:run",
-            "keras-llm-check=keras_llm.export.check:run",
+            "keras-llm-check=keras_llm.check:run",
         ],
     },
 )

@@ -49,6 +49,8 @@ def write_results(summary: dict) -> None:
     with open(out + ".json", "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     ev = summary["held_out"]
+    if ev is None:
+        raise ValueError("evaluation measured nothing (see the warning above); no result written.")
     lines = [f"# {FLAGS.name}", "", f"Command: `{summary['command']}`", "",
              f"Date (UTC): {summary['date_utc']}; machine: {summary['machine']}", "",
              "| metric | value |", "|---|---|",

@@ -7,6 +7,7 @@ Every run writes its config to `workdir/config.json`; a resumed run must match i
 `RESUMABLE_FIELDS` for what may change between restarts).
 """
 import dataclasses
+import pathlib
 from typing import Callable, Dict, Optional, Tuple
 
 from keras_llm.utils.config import override  # noqa: F401  (re-exported for callers)
@@ -126,12 +127,25 @@ def validate(config: TrainConfig) -> TrainConfig:
     return config
 
 
-def _char_data(objective: str) -> DataConfig:
-    del objective  # all objectives read the same two corpora
+# Shipped with the package (public domain), so named configs run on a fresh clone.
+PACKAGED_CORPUS = pathlib.Path(__file__).resolve().parent / "corpora" / "tiny_shakespeare.txt"
+
+
+def default_train_files() -> Tuple[str, ...]:
+    """The named configs' corpus: WikiText-2 valid + Tiny Shakespeare from the shared data folder
+    (developer machines and CI; what benchmarks/results/pretrain_*.md used) when both exist,
+    else the Tiny Shakespeare copy shipped in the package."""
     from keras_llm.utils import paths  # pylint: disable=import-outside-toplevel
     data = paths.shared_data_dir()
-    return DataConfig(train_files=(str(data / "wikitext2" / "wiki.valid.tokens"),
-                                   str(data / "tiny_shakespeare" / "input.txt")))
+    shared = (data / "wikitext2" / "wiki.valid.tokens", data / "tiny_shakespeare" / "input.txt")
+    if all(path.is_file() for path in shared):
+        return tuple(str(path) for path in shared)
+    return (str(PACKAGED_CORPUS),)
+
+
+def _char_data(objective: str) -> DataConfig:
+    del objective  # all objectives read the same corpora
+    return DataConfig(train_files=default_train_files())
 
 
 def _bert_mlm_small() -> TrainConfig:

@@ -34,11 +34,19 @@ def _split_range(num: int, split: str, config) -> Tuple[int, int]:
 
 
 def _files(config, split: str) -> List[str]:
-    files = config.eval_files if (split == "eval" and config.eval_files) else config.train_files
+    field = "eval_files" if (split == "eval" and config.eval_files) else "train_files"
+    files = getattr(config, field)
     for path in files:
         if not tf.io.gfile.exists(path):
-            raise ValueError(f"data file {path!r} does not exist.")
+            raise ValueError(f"data file {path!r} does not exist; point data.{field} at your "
+                             f"files, e.g. --override=data.{field}=a.txt,b.txt.")
     return list(files)
+
+
+def check_files(config: TrainConfig) -> None:
+    """Raises ValueError naming the first missing data file and the field to set."""
+    _files(config.data, "train")
+    _files(config.data, "eval")
 
 
 def _tsv_column(path: str, field: str, header: bool) -> int:

@@ -25,6 +25,7 @@ from keras_llm.training import tokenizer as tok_lib
 from keras_llm.training.config import TrainConfig, validate
 from keras_llm.training.models import build_model
 from keras_llm.training.optimizer import build_optimizer
+from keras_llm.utils import cli
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -121,14 +122,28 @@ class _Steps:
         return self.strategy.reduce(SUM, sums, None)
 
 
-def _evaluate(steps: _Steps, eval_ds) -> dict:
+def _evaluate(steps: _Steps, eval_ds) -> Optional[dict]:
+    """Loss, perplexity and accuracy over the held-out batches; None if they hold no targets."""
     totals = tf.zeros([3])
     for batch in eval_ds:
         totals += steps.eval_step(batch)
     loss_sum, count, hits = (float(x) for x in totals.numpy())
-    loss = loss_sum / max(count, 1.0)
+    if count <= 0:
+        _warn_empty_eval(steps.config)
+        return None
+    loss = loss_sum / count
     return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)),
-            "accuracy": hits / max(count, 1.0), "target_tokens": count}
+            "accuracy": hits / count, "target_tokens": count}
+
+
+def _warn_empty_eval(config: TrainConfig) -> None:
+    where = (f"data.eval_files={list(config.data.eval_files)}" if config.data.eval_files
+             else f"the held-out data.eval_fraction={config.data.eval_fraction} of each file")
+    logging.warning(
+            "Evaluation measured nothing: %s gave no full batch of global_batch_size=%d "
+            "sequences of data.sequence_length=%d tokens, so no eval metric is reported. Give "
+            "more held-out text (data.eval_files or a larger data.eval_fraction) or a smaller "
+            "global_batch_size.", where, config.global_batch_size, config.data.sequence_length)
 
 
 def _setup(config: TrainConfig, workdir: str, strategy):
@@ -187,9 +202,36 @@ def _append_json(path: str, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
+def truncate_history(path: str, step: int) -> None:
+    """Drops records after `step` (the restored checkpoint) so a resumed run logs no step twice."""
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        lines = f.readlines()
+    kept = [line for line in lines if _record_step(line) <= step]
+    if len(kept) == len(lines):
+        return
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(line if line.endswith("\n") else line + "\n" for line in kept)
+    os.replace(tmp, path)
+    logging.info("Dropped %d history records after step %d from %s.", len(lines) - len(kept),
+                 step, path)
+
+
+def _record_step(line: str) -> float:
+    """A history line's step; a torn or unreadable line (killed mid-write) counts as after any."""
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return math.inf
+
+
 def train(config: TrainConfig, workdir: str) -> TrainResult:
     """Trains `config` in `workdir`, resuming from its newest checkpoint if there is one."""
     config = validate(config)
+    data.check_files(config)  # before any slow set-up: a wrong path fails in a second
+    logging.info("Training data: %s", ", ".join(config.data.train_files))
     keras.utils.set_random_seed(config.seed)
     strategy = strategy_lib.make_strategy(config.strategy, config.tpu)
     chief = strategy_lib.is_chief(strategy)
@@ -214,12 +256,15 @@ def _run(config: TrainConfig, workdir: str, strategy, chief: bool) -> TrainResul
     start = int(step.numpy())
     if start:
         logging.info("Resuming at step %d of %d.", start, config.num_steps)
+    history = os.path.join(workdir, "history.jsonl")
+    if chief:
+        truncate_history(history, start)  # steps run after `start` by a killed process
     steps = _Steps(config, strategy, model, optimizer, step)
     train_writer, eval_writer = _writers(workdir, chief)
-    progbar = keras.utils.Progbar(config.num_steps, stateful_metrics=["loss", "lr", "tok/s"],
-                                  verbose=1 if (chief and config.verbose) else 0)
-    losses, eval_metrics, timed_tokens, timed_seconds = [], None, 0.0, 0.0
-    history = os.path.join(workdir, "history.jsonl")
+    # Keras' bar on a terminal; plain lines when stdout is a log file or a pipe.
+    progbar = cli.progress_bar(config.num_steps, stateful_metrics=["loss", "lr", "tok/s"],
+                               verbose=chief and config.verbose)
+    losses, eval_metrics, evaluated, timed_tokens, timed_seconds = [], None, False, 0.0, 0.0
     while int(step.numpy()) < config.num_steps:
         t0 = time.perf_counter()
         loss, tokens = steps.train_step(iterator)
@@ -239,14 +284,15 @@ def _run(config: TrainConfig, workdir: str, strategy, chief: bool) -> TrainResul
             if chief:
                 _append_json(history, {"step": s, "loss": loss, "lr": lr, "tokens_per_second": rate})
         if config.data.max_eval_batches and (s % config.eval_every == 0 or s == config.num_steps):
-            eval_metrics = _evaluate(steps, eval_ds)
-            _write_summaries(eval_writer, s, eval_metrics)
-            logging.info("step %d eval %s", s, eval_metrics)
-            if chief:
-                _append_json(history, {"step": s, "eval": eval_metrics})
+            eval_metrics, evaluated = _evaluate(steps, eval_ds), True
+            if eval_metrics is not None:
+                _write_summaries(eval_writer, s, eval_metrics)
+                logging.info("step %d eval %s", s, eval_metrics)
+                if chief:
+                    _append_json(history, {"step": s, "eval": eval_metrics})
         if s % config.checkpoint_every == 0 or s == config.num_steps:
             manager.save(checkpoint_number=s)
-    if eval_metrics is None and config.data.max_eval_batches:
+    if not evaluated and config.data.max_eval_batches:
         eval_metrics = _evaluate(steps, eval_ds)  # e.g. restarted after the final checkpoint
     rate = timed_tokens / timed_seconds if timed_seconds else 0.0
     return TrainResult(model, backbone, tokenizer, int(step.numpy()), start, losses,

@@ -123,8 +123,8 @@ def test_check_cli_flags_tensorflow_text_ops(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     subprocess.run([sys.executable, "-c", _TFTEXT_EXPORT, str(path)], check=True, env=env,
                    timeout=300, capture_output=True)
-    cli = [sys.executable, "-c", "import sys; from keras_llm.export.check import run; "
-           "sys.exit(run())", str(path)]  # what the `keras-llm-check` console script runs
+    cli = [sys.executable, "-c", "from keras_llm.check import run; run()",
+           str(path)]  # what the `keras-llm-check` console script runs
     proc = subprocess.run(cli, env=env, timeout=300, capture_output=True, text=True)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "WhitespaceTokenizeWithOffsetsV2" in proc.stdout

@@ -91,3 +91,6 @@ def test_sigkill_then_same_command_resumes(corpus, tmp_path):
     np.testing.assert_allclose(resumed["losses"], reference["losses"][-tail:], rtol=1e-4)
     assert_same_weights(model_weights(workdir / "checkpoints"),
                         model_weights(tmp_path / "reference" / "checkpoints"), atol=1e-4)
+    # The killed process had logged steps past its last checkpoint: history lists each once.
+    history = [json.loads(line) for line in (workdir / "history.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in history if "loss" in r] == list(range(1, 31))

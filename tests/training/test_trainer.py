@@ -1,5 +1,6 @@
 """train() in-process: learning, accumulation, jit (TPU path) per objective, precision, errors."""
 import dataclasses
+import json
 import os
 
 import keras
@@ -8,6 +9,7 @@ import pytest
 
 from keras_llm import training
 from keras_llm.training import config as config_lib
+from keras_llm.training import trainer
 from tests.training.conftest import tiny_overrides, write_corpus
 
 
@@ -127,3 +129,67 @@ def test_bad_values_name_the_field(corpus, tmp_path):
         training.train(_config("gpt_clm_tiny", "/nonexistent.txt", 2), str(tmp_path / "x"))
     with pytest.raises(ValueError, match="model.kind"):
         training.train(_config("gpt_clm_tiny", corpus, 2, ["model.kind=nope"]), str(tmp_path / "y"))
+
+
+def _history(workdir):
+    with open(os.path.join(workdir, "history.jsonl"), encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_resume_drops_history_written_after_the_checkpoint(corpus, tmp_path):
+    """A process killed after checkpoint 2 had logged steps 3-4 (and half a line); the resumed
+    run must log steps 3-4 once, from its own run."""
+    training.train(_config("gpt_clm_tiny", corpus, 2, ["checkpoint_every=2"]), str(tmp_path))
+    with open(tmp_path / "history.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"step": 3, "loss": 99.0}\n{"step": 4, "loss": 99.0}\n{"step": 5, "lo')
+    result = training.train(_config("gpt_clm_tiny", corpus, 4, ["checkpoint_every=2"]),
+                            str(tmp_path))
+    assert result.resumed_from == 2
+    steps = [r["step"] for r in _history(tmp_path) if "loss" in r]
+    assert steps == [1, 2, 3, 4]
+    assert all(r["loss"] != 99.0 for r in _history(tmp_path) if "loss" in r)
+
+
+def test_truncate_history_keeps_records_up_to_the_step(tmp_path):
+    path = tmp_path / "history.jsonl"
+    path.write_text('{"step": 1, "loss": 1.0}\n{"step": 2, "eval": {}}\n{"step": 3, "loss": 1}\n')
+    trainer.truncate_history(str(path), 2)
+    assert [r["step"] for r in _history(tmp_path)] == [1, 2]
+    trainer.truncate_history(str(path), 0)
+    assert path.read_text() == ""
+    trainer.truncate_history(str(tmp_path / "absent.jsonl"), 5)  # no file: nothing to do
+    assert not (tmp_path / "absent.jsonl").exists()
+
+
+def test_evaluation_over_zero_tokens_warns_and_reports_no_metric(tmp_path, caplog):
+    """The held-out 1% of a 400-line corpus is ~4 lines: less than one batch of 8 x 33."""
+    corpus = write_corpus(tmp_path / "small.txt", lines=400)
+    config = _config("gpt_clm_tiny", corpus, 4, [
+            "data.eval_fraction=0.01", "eval_every=2", "data.max_eval_batches=5"])
+    with caplog.at_level("WARNING"):
+        result = training.train(config, str(tmp_path / "run"))
+    assert result.step == 4 and result.eval_metrics is None
+    warnings = [r.getMessage() for r in caplog.records if "measured nothing" in r.getMessage()]
+    assert warnings and "data.eval_fraction=0.01" in warnings[0]
+    assert not [r for r in _history(tmp_path / "run") if "eval" in r]
+
+
+def test_evaluation_reports_metrics_when_it_measures_tokens(corpus, tmp_path):
+    result = training.train(_config("gpt_clm_tiny", corpus, 2, ["eval_every=2"]), str(tmp_path))
+    assert result.eval_metrics["target_tokens"] > 0
+    assert result.eval_metrics["loss"] > 0 and result.eval_metrics["perplexity"] > 1
+    assert [r["step"] for r in _history(tmp_path) if "eval" in r] == [2]
+
+
+def test_progress_is_plain_lines_when_stdout_is_not_a_terminal(corpus, tmp_path, capsys):
+    training.train(_config("gpt_clm_tiny", corpus, 2, ["verbose=true"]), str(tmp_path))
+    out = capsys.readouterr().out
+    assert "step 1/2 loss=" in out and "step 2/2 loss=" in out
+    assert "\r" not in out and "\x1b" not in out
+
+
+def test_missing_data_file_names_the_override(corpus, tmp_path):
+    with pytest.raises(ValueError, match=r"--override=data.eval_files="):
+        training.train(_config("gpt_clm_tiny", corpus, 2, ["data.eval_files=/nonexistent.txt"]),
+                       str(tmp_path))
+    assert not os.path.exists(tmp_path / "config.json")  # failed before touching the workdir
