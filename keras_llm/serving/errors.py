@@ -81,7 +81,10 @@ def from_exception(exc):
 
 
 def code_from_http(status):
-    """Best guess of the gRPC code behind an HTTP status (400 -> INVALID_ARGUMENT)."""
+    """Best guess of the gRPC code behind an HTTP status (400 -> INVALID_ARGUMENT; 413,
+    keras-llm-serve's "request too large", -> RESOURCE_EXHAUSTED)."""
+    if status == 413:
+        return "RESOURCE_EXHAUSTED"
     for code, http in HTTP_STATUS.items():
         if http == status:
             return code
