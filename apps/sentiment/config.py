@@ -1,24 +1,22 @@
 """Sentiment app configs: frozen dataclasses chosen by name, overridden by `a.b=value` flags.
 
-    config = override(CONFIGS["small"], ["train.epochs=2", "model.num_layers=4"])
+    python -m apps.sentiment.train --config=small --override=finetune.epochs=2
 """
 import dataclasses
+
+from keras_llm.finetune.config import FINETUNE_OPTIMIZER, FinetuneConfig
 
 LABELS = ("negative", "positive")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    kind: str = "small"  # "minilm": BertBackbone.from_huggingface(minilm_dir()); "small": new BERT
-    init_checkpoint: str = ""  # small only: a `.keras`/weights-bearing BertBackbone to start from
-    vocabulary: str = ""  # vocab.txt; "" = MiniLM's (minilm) or built from SST-2 train (small)
-    # small, without `vocabulary`: "train" = train_wordpiece_vocabulary on SST-2 train;
-    # "minilm_subset" = the most frequent MiniLM WordPieces on SST-2 train (+ specials, chars).
-    vocabulary_source: str = "train"
-    vocabulary_size: int = 8000
-    # small: "minilm_pca" = token/position/segment embeddings from MiniLM's, PCA-projected to
-    # hidden_dim (needs vocabulary_source="minilm_subset"); "" = random init.
-    init_embeddings: str = ""
+    # "preset": fine-tune the preset's backbone; "small": a new BERT whose vocabulary is the
+    # preset's pieces most frequent on the training texts and whose embeddings start from the
+    # preset's, PCA-projected to hidden_dim (keras_llm.models.bert.shrink).
+    kind: str = "small"
+    preset: str = ""  # keras_llm preset or Hugging Face BERT folder; "" = MiniLM-L6
+    vocabulary_size: int = 8000  # small only
     num_layers: int = 2
     num_heads: int = 4
     hidden_dim: int = 256
@@ -28,59 +26,37 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 1
-    batch_size: int = 32
-    learning_rate: float = 5e-5
-    warmup_fraction: float = 0.1
-    # "cosine": linear warmup then cosine decay; "linear": linear warmup then linear decay to 0.
-    lr_schedule: str = "cosine"
-    weight_decay: float = 0.01
-    max_examples: int = 0  # 0 = the whole train split (65,349 rows)
-    # Skip the first rows of the seed's shuffled order (e.g. the rows an earlier run with the
-    # same seed and max_examples used), then take max_examples.
-    skip_examples: int = 0
-    max_steps: int = 0  # 0 = epochs * batches; else stop after this many steps
-    freeze_token_embedding: bool = False  # speeds up CPU fine-tuning of large vocabularies
-    # Distillation: per-example teacher logits (.npy, (N, 2), aligned with train.tsv rows).
-    teacher_logits: str = ""
-    distill_weight: float = 1.0  # loss = (1-w) * CE(labels) + w * MSE(logits, teacher logits)
-    # Start from another run's classifier weights (`model.weights.h5`, same model and vocabulary).
-    init_weights: str = ""
-    seed: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
 class SentimentConfig:
     model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
-    data_dir: str = ""  # folder with train.tsv/dev.tsv; "" = <shared data>/sst2
-    sequence_length: int = 64  # tokens incl. [CLS]/[SEP]; longer texts are truncated
+    finetune: FinetuneConfig = FinetuneConfig()
+    data_dir: str = ""  # folder with train.tsv / dev.tsv; "" = <shared data>/sst2
+    sequence_length: int = 64  # training tokens incl. [CLS]/[SEP]; longer texts are cut
+    serving_sequence_length: int = 128  # tokens kept by the export (capped by positions)
+    max_examples: int = 0  # 0 = every training row
+    # Distillation: teacher logits (.npy, (N, 2), rows of train.tsv; `evaluate --save_logits`).
+    teacher_logits: str = ""
+    distill_kind: str = "mse"  # "mse" on logits or "kl" (keras_llm.finetune.distill)
+    distill_alpha: float = 1.0  # weight of the teacher; 1 - alpha on the labels
+
+
+def _optimizer(learning_rate: float):
+    return dataclasses.replace(FINETUNE_OPTIMIZER, learning_rate=learning_rate)
 
 
 CONFIGS = {
         # Fine-tune MiniLM-L6-H384 (22M parameters, 30k vocabulary).
         "minilm": SentimentConfig(
-                model=ModelConfig(kind="minilm", dropout=0.1),
-                train=TrainConfig(learning_rate=5e-5, epochs=1)),
-        # Small BERT shipped in saved_models/sentiment: 8k MiniLM-subset vocabulary, 2 layers
-        # x 256, embeddings initialized from MiniLM's by PCA, trained on SST-2 train (shipped:
-        # with train.teacher_logits = MiniLM's train logits, see scripts/sentiment_sst2.sh).
+                model=ModelConfig(kind="preset"),
+                finetune=FinetuneConfig(epochs=2, optimizer=_optimizer(3e-5))),
+        # The shipped small BERT (2 x 256, 8k vocabulary); shipped with teacher_logits set
+        # (scripts/sentiment_sst2.sh).
         "small": SentimentConfig(
-                model=ModelConfig(kind="small", vocabulary_source="minilm_subset",
-                                  init_embeddings="minilm_pca"),
-                train=TrainConfig(learning_rate=5e-4, epochs=3, batch_size=32, weight_decay=0.01)),
+                finetune=FinetuneConfig(epochs=3, optimizer=dataclasses.replace(
+                        _optimizer(5e-4), decay="cosine"))),
         # Seconds-long runs for tests.
         "tiny": SentimentConfig(
-                model=ModelConfig(kind="small", vocabulary_source="minilm_subset",
-                                  vocabulary_size=1000, num_layers=1, num_heads=2,
-                                  hidden_dim=32, intermediate_dim=64, max_sequence_length=64),
-                train=TrainConfig(learning_rate=1e-3, epochs=1, batch_size=16),
+                model=ModelConfig(vocabulary_size=1000, num_layers=1, num_heads=2, hidden_dim=32,
+                                  intermediate_dim=64, max_sequence_length=64),
+                finetune=FinetuneConfig(batch_size=16, optimizer=_optimizer(1e-3)),
                 sequence_length=32),
 }
-
-
-def get_config(name: str) -> SentimentConfig:
-    if name not in CONFIGS:
-        raise ValueError(f"Unknown config {name!r}; choose one of {sorted(CONFIGS)}.")
-    return CONFIGS[name]

@@ -26,3 +26,14 @@ class Backbone(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    def save_to_preset(self, preset_dir, tokenizer_files=()):
+        """Config, weights and tokenizer files into `preset_dir` (see models/preset.py)."""
+        from keras_llm.models import preset  # pylint: disable=import-outside-toplevel
+        return preset.save_to_preset(self, preset_dir, tokenizer_files)
+
+    @classmethod
+    def from_preset(cls, preset_dir, **overrides):
+        """The backbone saved by `save_to_preset`; `overrides` replace config values."""
+        from keras_llm.models import preset  # pylint: disable=import-outside-toplevel
+        return preset.load_from_preset(cls, preset_dir, **overrides)

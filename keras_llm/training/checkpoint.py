@@ -30,8 +30,10 @@ def _flatten(d, prefix=""):
     return out
 
 
-def check_config(workdir: str, config: TrainConfig, write: bool) -> None:
-    """The first run records workdir/config.json; later runs must agree (except RESUMABLE_FIELDS)."""
+def check_config(workdir: str, config: TrainConfig, write: bool,
+                 resumable=RESUMABLE_FIELDS) -> None:
+    """The first run records workdir/config.json; later runs must agree except on the
+    `resumable` fields. `config` is any dataclass (fine-tuning apps pass theirs)."""
     path = os.path.join(workdir, "config.json")
     current = _flatten(dataclasses.asdict(config))
     if os.path.exists(path):
@@ -41,7 +43,7 @@ def check_config(workdir: str, config: TrainConfig, write: bool) -> None:
         except json.JSONDecodeError as e:
             raise CheckpointError(f"{path} is corrupt ({e}); delete the workdir to start over.")
         diff = sorted(k for k in set(saved) | set(current)
-                      if k not in RESUMABLE_FIELDS and saved.get(k) != current.get(k))
+                      if k not in resumable and saved.get(k) != current.get(k))
         if diff:
             details = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in diff)
             raise CheckpointError(f"workdir {workdir} holds a run with a different config "

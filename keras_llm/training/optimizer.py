@@ -50,10 +50,32 @@ class _AllReducedAdamW(keras.optimizers.AdamW):
         return list(grads_and_vars)
 
 
-def build_optimizer(cfg: OptimizerConfig, total_steps: int, model: keras.Model, precision: str):
+class ReduceThenClipAdamW(_AllReducedAdamW):
+    """For `model.fit` under a strategy: sums the replicas' gradients *before* clipping.
+
+    Keras clips each replica's gradients and only then all-reduces them, so with clipping on,
+    N replicas and one device would take different steps. Here `apply` (which Keras calls in
+    replica context) all-reduces first, so clipping sees the global norm, as in `train()`.
+    """
+
+    def apply(self, grads, trainable_variables=None):
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            present = [i for i, g in enumerate(grads) if g is not None]
+            reduced = context.all_reduce(tf.distribute.ReduceOp.SUM,
+                                         [grads[i] for i in present])
+            grads = list(grads)
+            for i, g in zip(present, reduced):
+                grads[i] = g
+        return super().apply(grads, trainable_variables)
+
+
+def build_optimizer(cfg: OptimizerConfig, total_steps: int, model: keras.Model, precision: str,
+                    optimizer_class=_AllReducedAdamW):
+    """AdamW + WarmupDecay; `optimizer_class=ReduceThenClipAdamW` for `model.fit`."""
     schedule = WarmupDecay(cfg.learning_rate, cfg.warmup_steps, total_steps, cfg.decay,
                            cfg.end_learning_rate_fraction)
-    optimizer = _AllReducedAdamW(
+    optimizer = optimizer_class(
             learning_rate=schedule, weight_decay=cfg.weight_decay, beta_1=cfg.beta_1,
             beta_2=cfg.beta_2, epsilon=cfg.epsilon, global_clipnorm=cfg.clip_norm,
             name="adamw")

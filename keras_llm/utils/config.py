@@ -96,3 +96,21 @@ def _type_name(field_type: Any) -> str:
     if isinstance(field_type, type):
         return field_type.__name__
     return str(field_type).replace("typing.", "")
+
+
+def from_dict(cls: Any, values: dict) -> Any:
+    """The dataclass `cls` from `to_dict`'s output (nested dataclasses, tuples restored)."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"Unknown {cls.__name__} fields {unknown}; it has {sorted(known)}.")
+    kwargs = {}
+    for name, value in values.items():
+        field_type = hints[name]
+        if dataclasses.is_dataclass(field_type) and isinstance(value, dict):
+            value = from_dict(field_type, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)

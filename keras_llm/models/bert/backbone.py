@@ -108,6 +108,14 @@ class BertBackbone(Backbone):
         self.pooler_dense = pooler_dense
 
     @classmethod
+    def from_preset(cls, preset_dir, **overrides):
+        """A keras_llm preset (`save_to_preset`) or a Hugging Face BERT folder."""
+        from keras_llm.models import preset  # pylint: disable=import-outside-toplevel
+        if preset.is_preset(preset_dir):
+            return super().from_preset(preset_dir, **overrides)
+        return cls.from_huggingface(preset_dir, **overrides)
+
+    @classmethod
     def from_huggingface(cls, path, **kwargs):
         """Builds a BertBackbone from a Hugging Face checkpoint directory (no downloads)."""
         from keras_llm.models.bert.huggingface import load_bert_from_huggingface

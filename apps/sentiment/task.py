@@ -1,0 +1,124 @@
+"""SST-2 sentiment on the fine-tuning library: a BertClassifier over [CLS] text [SEP].
+
+Workdir files besides the library's (keras_llm/finetune/loop.py): vocab.txt.
+"""
+import pathlib
+
+import keras
+import numpy as np
+
+from apps.sentiment import config as config_lib
+from apps.sentiment import data
+from keras_llm import export, models
+from keras_llm.finetune import Distiller, FinetuneTask, LengthBuckets, inference
+from keras_llm.models.bert import shrink
+from keras_llm.models.bert.preprocessor import BertTextPreprocessor
+from keras_llm.tokenizers.wordpiece import load_vocabulary
+from keras_llm.utils import paths
+
+VOCAB_FILE = "vocab.txt"
+
+
+class SentimentTask(FinetuneTask):
+    CONFIG_CLASS = config_lib.SentimentConfig
+
+    # ---- files, model, data ----------------------------------------------------------------
+    def _preset(self) -> pathlib.Path:
+        return pathlib.Path(self.config.model.preset or paths.minilm_dir())
+
+    def prepare(self, workdir):
+        tokens = load_vocabulary(str(self._preset() / VOCAB_FILE))
+        if self.config.model.kind == "small":
+            encoded = BertTextPreprocessor(tokens, 512).tokenizer.encode(self._split("train")[0])
+            tokens = shrink.subset_vocabulary(tokens, encoded, self.config.model.vocabulary_size)
+        (pathlib.Path(workdir) / VOCAB_FILE).write_text("\n".join(tokens) + "\n", "utf-8")
+
+    def _preprocessor(self, workdir, length=None) -> BertTextPreprocessor:
+        return BertTextPreprocessor(str(pathlib.Path(workdir) / VOCAB_FILE),
+                                    length or self.config.sequence_length)
+
+    def build_model(self, workdir, for_training=True):
+        m = self.config.model
+        if m.kind not in ("preset", "small"):
+            raise ValueError(f"model.kind must be 'preset' or 'small', got {m.kind!r}.")
+        if m.kind == "preset":
+            backbone = models.BertBackbone.from_preset(self._preset(), dropout=m.dropout)
+        else:
+            vocabulary = load_vocabulary(str(pathlib.Path(workdir) / VOCAB_FILE))
+            backbone = models.BertBackbone(
+                    len(vocabulary), m.num_layers, m.num_heads, m.hidden_dim, m.intermediate_dim,
+                    max_sequence_length=m.max_sequence_length, dropout=m.dropout)
+            if for_training:
+                shrink.init_embeddings_by_pca(
+                        backbone, models.BertBackbone.from_preset(self._preset()),
+                        load_vocabulary(str(self._preset() / VOCAB_FILE)), vocabulary)
+        return models.BertClassifier(backbone, len(config_lib.LABELS), dropout=m.dropout)
+
+    def _split(self, split):
+        texts, labels = data.read_tsv(data.split_path(self.config.data_dir, split))
+        if split == "train" and self.config.max_examples:
+            return texts[:self.config.max_examples], labels[:self.config.max_examples]
+        return texts, labels
+
+    def _buckets(self, workdir, texts, targets, shuffle=False, batch_size=64):
+        preprocessor = self._preprocessor(workdir)
+        return LengthBuckets(preprocessor.encode(texts), targets, batch_size,
+                             self.config.sequence_length, self.finetune_config.bucket_boundaries,
+                             pad_values={"token_ids": preprocessor.pad_token_id},
+                             shuffle=shuffle, seed=self.finetune_config.seed)
+
+    def train_batches(self, workdir):
+        texts, labels = self._split("train")
+        targets = labels
+        if self.config.teacher_logits:
+            teacher = np.load(self.config.teacher_logits).astype(np.float32)[:len(labels)]
+            if teacher.shape != (len(labels), len(config_lib.LABELS)):
+                raise ValueError(f"teacher_logits {self.config.teacher_logits} has shape "
+                                 f"{teacher.shape}, expected ({len(labels)}, 2).")
+            targets = (labels, teacher)
+        return self._buckets(workdir, texts, targets, shuffle=True,
+                             batch_size=self.finetune_config.batch_size)
+
+    # ---- training ----------------------------------------------------------------------------
+    def loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def metrics(self):
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def distiller(self, model):
+        if not self.config.teacher_logits:
+            return None
+        return Distiller(model, self.loss(), alpha=self.config.distill_alpha,
+                         kind=self.config.distill_kind)
+
+    # ---- evaluation, export, prediction -----------------------------------------------------
+    def predict_logits(self, model, workdir, split):
+        texts, _ = self._split(split)
+        return inference.predict_in_order(model, self._buckets(workdir, texts, None))
+
+    def evaluate(self, model, workdir, split="dev"):
+        labels = self._split(split)[1]
+        if not len(labels):
+            return {}
+        logits = self.predict_logits(model, workdir, split)
+        return {f"{split}_accuracy": float(np.mean(logits.argmax(-1) == labels)),
+                f"{split}_examples": len(labels)}
+
+    def evaluate_saved_model(self, path, split="dev"):
+        texts, labels = self._split(split)
+        outputs = inference.run_signature(path, {"text": texts})
+        return {"accuracy": float(np.mean(outputs["probabilities"].argmax(-1) == labels)),
+                "examples": len(labels)}
+
+    def export_module(self, model, workdir):
+        length = min(self.config.serving_sequence_length, model.backbone.max_sequence_length)
+        return export.TextClassifierModule(self._preprocessor(workdir, length), model,
+                                           config_lib.LABELS)
+
+    def predict_inputs(self, texts):
+        return {"text": texts}
+
+    def predict_outputs(self, outputs, text):
+        return {"label": outputs["label"].decode(),
+                "probabilities": [round(float(p), 4) for p in outputs["probabilities"]]}

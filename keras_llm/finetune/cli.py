@@ -1,0 +1,140 @@
+"""The train / evaluate / export / predict commands of every fine-tuning app, on absl flags.
+
+An app's entry points are one call each (see apps/sentiment/train.py):
+
+    if __name__ == "__main__":
+        cli.train(SentimentTask, CONFIGS, default="small")
+
+Every command has `--help` (exit 0) and reports user errors in one line (keras_llm.utils.cli).
+"""
+import json
+import pathlib
+import sys
+
+from keras_llm.utils import cli as cli_utils
+
+cli_utils.quiet_tensorflow()
+
+from absl import flags  # noqa: E402  pylint: disable=wrong-import-position
+
+FLAGS = flags.FLAGS
+
+
+def load_workdir(task_class, workdir):
+    """(task, model with the trained weights) of a fine-tuning workdir."""
+    from keras_llm.finetune import loop  # pylint: disable=import-outside-toplevel
+    from keras_llm.utils.config import from_dict  # pylint: disable=import-outside-toplevel
+    workdir = pathlib.Path(workdir)
+    weights = workdir / loop.WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"{workdir} holds no {loop.WEIGHTS_FILE}: train into it first "
+                                "(or finish the interrupted run by re-running its command).")
+    config = json.loads((workdir / loop.CONFIG_FILE).read_text(encoding="utf-8"))
+    task = task_class(from_dict(task_class.CONFIG_CLASS, config))
+    model = task.build_model(workdir, for_training=False)
+    model.load_weights(weights)
+    return task, model
+
+
+def train(task_class, configs: dict, default: str) -> None:
+    """`--config=NAME --override=a.b=v --workdir=DIR`: fine-tune, then print the metrics."""
+    flags.DEFINE_enum("config", default, sorted(configs), "Named config.")
+    flags.DEFINE_multi_string("override", [], "Config override key=value, repeatable, e.g. "
+                              "--override=finetune.epochs=2 --override=model.num_layers=4.")
+    flags.DEFINE_string("workdir", None, "Run folder (created); re-running the same command "
+                        "resumes from its newest checkpoint.", required=True)
+    flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into N logical devices (tries "
+                         "--override=finetune.strategy=mirrored without accelerators).")
+
+    def main(argv):
+        _no_arguments(argv)
+        from keras_llm.finetune import loop  # pylint: disable=import-outside-toplevel
+        from keras_llm.training import strategy  # pylint: disable=import-outside-toplevel
+        from keras_llm.utils.config import override  # pylint: disable=import-outside-toplevel
+        if FLAGS.cpu_devices:
+            strategy.set_cpu_devices(FLAGS.cpu_devices)
+        config = override(configs[FLAGS.config], FLAGS.override)
+        result = loop.finetune(task_class(config), FLAGS.workdir)
+        result.metrics["command"] = " ".join([_program()] + sys.argv[1:])
+        print(json.dumps(result.metrics, indent=2))
+
+    cli_utils.run(main)
+
+
+def evaluate(task_class) -> None:
+    """The task's metric for a workdir (host tokenization) or a SavedModel (raw text)."""
+    flags.DEFINE_string("workdir", None, "Fine-tuning workdir.")
+    flags.DEFINE_string("saved_model", None, "SavedModel version folder (from export).")
+    flags.DEFINE_string("split", "dev", "Data split to score.")
+    flags.DEFINE_string("save_logits", None, "With --workdir: save the model's outputs on the "
+                        "split as .npy (rows in the split's order), e.g. teacher logits for "
+                        "distillation.")
+
+    def main(argv):
+        _no_arguments(argv)
+        if bool(FLAGS.workdir) == bool(FLAGS.saved_model):
+            raise ValueError("Give exactly one of --workdir and --saved_model.")
+        if FLAGS.saved_model:
+            task = task_class(task_class.CONFIG_CLASS())
+            metrics = task.evaluate_saved_model(FLAGS.saved_model, FLAGS.split)
+        else:
+            task, model = load_workdir(task_class, FLAGS.workdir)
+            metrics = task.evaluate(model, FLAGS.workdir, FLAGS.split)
+            if FLAGS.save_logits:
+                import numpy as np  # pylint: disable=import-outside-toplevel
+                np.save(FLAGS.save_logits, task.predict_logits(model, FLAGS.workdir, FLAGS.split))
+        print(json.dumps({"split": FLAGS.split, **metrics}, indent=2))
+
+    cli_utils.run(main)
+
+
+def export(task_class, default_base_dir: str) -> None:
+    """A trained workdir -> `<base_dir>/<N>/` (atomic, warmup records), then keras-llm-check."""
+    flags.DEFINE_string("workdir", None, "Fine-tuning workdir.", required=True)
+    flags.DEFINE_string("base_dir", default_base_dir, "Model base path (version folders).")
+    flags.DEFINE_integer("version", None, "Version number; default: the next free one.")
+    flags.DEFINE_bool("overwrite", False, "Replace an existing --version folder.")
+
+    def main(argv):
+        _no_arguments(argv)
+        from keras_llm import export as export_lib  # pylint: disable=import-outside-toplevel
+        task, model = load_workdir(task_class, FLAGS.workdir)
+        path = export_lib.export(task.export_module(model, FLAGS.workdir), FLAGS.base_dir,
+                                 version=FLAGS.version, overwrite=FLAGS.overwrite)
+        report = export_lib.check(path)
+        print(report.summary())
+        if not report.ok:
+            sys.exit(1)
+
+    cli_utils.run(main)
+
+
+def predict(task_class, default_saved_model: str) -> None:
+    """Texts (arguments, or lines on stdin) through a SavedModel: one JSON line each."""
+    flags.DEFINE_string("saved_model", default_saved_model,
+                        "Version folder, or base path (its latest version).")
+
+    def main(argv):
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        from keras_llm.export.check import resolve_version_dir  # pylint: disable=import-outside-toplevel
+        texts = argv[1:] or [line.rstrip("\n") for line in sys.stdin]
+        task = task_class(task_class.CONFIG_CLASS())
+        serve = tf.saved_model.load(str(resolve_version_dir(FLAGS.saved_model))).signatures[
+                "serving_default"]
+        outputs = {k: v.numpy() for k, v in serve(**task.predict_inputs(texts)).items()}
+        for i, text in enumerate(texts):
+            record = task.predict_outputs({k: v[i] for k, v in outputs.items()}, text)
+            print(json.dumps({"text": text, **record}, ensure_ascii=False))
+
+    cli_utils.run(main)
+
+
+def _no_arguments(argv):
+    if len(argv) > 1:
+        raise ValueError(f"Unexpected arguments {argv[1:]}; use --flags (see --help).")
+
+
+def _program() -> str:
+    main = sys.modules["__main__"]
+    spec = getattr(main, "__spec__", None)
+    return f"python -m {spec.name}" if spec and spec.name else sys.argv[0]

@@ -1,0 +1,53 @@
+"""Start a small BERT from a large one: a task-specific vocabulary subset and PCA embeddings.
+
+    tokens = subset_vocabulary(big_vocab, big_tokenizer.encode(train_texts), size=8000)
+    small = BertBackbone(vocabulary_size=len(tokens), hidden_dim=256, ...)
+    init_embeddings_by_pca(small, big_backbone, big_vocab, tokens)
+
+The subset keeps the big vocabulary's order, so ids map back to the big model's rows.
+"""
+from typing import List, Sequence
+
+import numpy as np
+
+
+def subset_vocabulary(vocabulary: Sequence[str], encoded: Sequence[Sequence[int]],
+                      size: int) -> List[str]:
+    """Specials (`[...]`, not `[unused*]`) and Latin single-character pieces of `vocabulary`,
+    then its pieces most frequent in `encoded` (ids of a corpus), up to `size`, in order."""
+    counts = np.bincount(np.concatenate([np.asarray(ids, np.int64) for ids in encoded]
+                                        + [np.zeros([0], np.int64)]),
+                         minlength=len(vocabulary))
+    keep = {i for i, t in enumerate(vocabulary) if t.startswith("[") and t.endswith("]")
+            and not t.startswith("[unused")}
+    keep |= {i for i, t in enumerate(vocabulary)
+             if len(t.removeprefix("##")) == 1 and ord(t[-1]) < 0x250}  # Latin chars, ASCII
+    if len(keep) >= size:
+        raise ValueError(f"vocabulary size {size} is too small for the {len(keep)} special and "
+                         "single-character tokens.")
+    for i in np.argsort(-counts, kind="stable"):
+        if len(keep) >= size or counts[i] == 0:
+            break
+        keep.add(int(i))
+    return [vocabulary[i] for i in sorted(keep)]
+
+
+def init_embeddings_by_pca(target, source, source_vocabulary: Sequence[str],
+                           target_vocabulary: Sequence[str]) -> None:
+    """`target`'s token/position/segment embeddings from `source`'s, projected on the top
+    `target.hidden_dim` principal components of `source`'s rows for `target_vocabulary`."""
+    index = {t: i for i, t in enumerate(source_vocabulary)}
+    missing = [t for t in target_vocabulary if t not in index]
+    if missing:
+        raise ValueError(f"PCA embedding init needs tokens of the source vocabulary; missing: "
+                         f"{missing[:10]}")
+    tokens = source.token_embedding.embeddings.numpy()[[index[t] for t in target_vocabulary]]
+    mean = tokens.mean(axis=0)
+    _, _, components = np.linalg.svd(tokens - mean, full_matrices=False)
+    projection = components[:target.hidden_dim].T  # (D_source, D_target)
+    positions = source.position_embedding.position_embeddings.numpy()
+    segments = source.segment_embedding.embeddings.numpy()
+    target.token_embedding.embeddings.assign((tokens - mean) @ projection)
+    target.position_embedding.position_embeddings.assign(
+            positions[:target.max_sequence_length] @ projection)
+    target.segment_embedding.embeddings.assign(segments[:target.num_segments] @ projection)
