@@ -1,7 +1,8 @@
 """keras_llm.models: backbones and task models (see CONTRACTS.md)."""
-from keras_llm.models.bert import BertBackbone, BertClassifier, BertMaskedLM
+from keras_llm.models.bert import (BertBackbone, BertClassifier, BertMaskedLM,
+                                   BertQuestionAnswerer)
 from keras_llm.models.gpt import GptBackbone, GptCausalLM
 from keras_llm.models.seq2seq import Seq2SeqBackbone, Seq2SeqLM
 
-__all__ = ["BertBackbone", "BertClassifier", "BertMaskedLM", "GptBackbone", "GptCausalLM",
-           "Seq2SeqBackbone", "Seq2SeqLM"]
+__all__ = ["BertBackbone", "BertClassifier", "BertMaskedLM", "BertQuestionAnswerer",
+           "GptBackbone", "GptCausalLM", "Seq2SeqBackbone", "Seq2SeqLM"]

@@ -23,8 +23,10 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 SUPPORTED_MODEL_TYPES = ("bert",)
-# Task heads and buffers that a backbone does not use: dropped without a warning.
+# Task heads and buffers that a backbone does not use: dropped without a warning (the span
+# head `qa_outputs.` is kept by `load_bert_question_answerer`).
 IGNORED_PREFIXES = ("cls.", "classifier.", "qa_outputs.")
+QA_WEIGHT, QA_BIAS = "qa_outputs.weight", "qa_outputs.bias"
 IGNORED_NAMES = ("embeddings.position_ids",)
 # BertBackbone argument -> (config.json key, transformers' BertConfig default; None = required).
 _CONFIG_KEYS = {
@@ -58,7 +60,33 @@ def load_bert_from_huggingface(path, **kwargs):
         ValueError: missing files, unsupported `model_type` or setting, missing tensors or
             tensors of the wrong shape (the message names each one).
     """
+    return _load_backbone(pathlib.Path(path), kwargs)[0]
+
+
+def load_bert_question_answerer(path, dropout=0.1, **kwargs):
+    """A `BertQuestionAnswerer` from a Hugging Face checkpoint directory.
+
+    The backbone loads as in `load_bert_from_huggingface` (`**kwargs` are BertBackbone
+    arguments); the span head takes the checkpoint's `qa_outputs.{weight,bias}` (a
+    `BertForQuestionAnswering`) when present, else keeps its random initialization.
+    """
+    from keras_llm.models.bert.question_answering import (  # pylint: disable=import-outside-toplevel
+        BertQuestionAnswerer)
     path = pathlib.Path(path)
+    backbone, weights = _load_backbone(path, kwargs)
+    model = BertQuestionAnswerer(backbone, dropout=dropout)
+    if QA_WEIGHT in weights or QA_BIAS in weights:
+        _assign_checked([(QA_WEIGHT, model.qa_outputs.kernel, True),
+                         (QA_BIAS, model.qa_outputs.bias, False)], weights, str(path),
+                        "the span head qa_outputs (D, 2)")
+        logging.info("%s: kept the checkpoint's qa_outputs span head.", path)
+    else:
+        logging.info("%s has no qa_outputs tensors: the span head starts at random.", path)
+    return model
+
+
+def _load_backbone(path, kwargs):
+    """(BertBackbone with the checkpoint's weights, every tensor of the checkpoint)."""
     arguments = read_config(path)
     for key, value in kwargs.items():
         if key in _CONFIG_KEYS and arguments[key] != value:
@@ -70,7 +98,7 @@ def load_bert_from_huggingface(path, **kwargs):
     assign_weights(backbone, weights, source=str(path))
     logging.info("Loaded BERT checkpoint %s: %d layers, hidden %d, vocabulary %d.", path,
                  backbone.num_layers, backbone.hidden_dim, backbone.vocabulary_size)
-    return backbone
+    return backbone, weights
 
 
 def read_config(path):
@@ -181,6 +209,19 @@ def assign_weights(backbone, weights, source="checkpoint"):
     All problems are collected first so that one error lists every missing or misshapen tensor.
     """
     entries = weight_map(backbone)
+    _assign_checked(entries, weights, source,
+                    f"BertBackbone(num_layers={backbone.num_layers}, "
+                    f"hidden_dim={backbone.hidden_dim})")
+    used = {name for name, _, _ in entries}
+    unused = sorted(name for name in weights if name not in used and name not in IGNORED_NAMES
+                    and not name.startswith(IGNORED_PREFIXES))
+    if unused:
+        logging.warning("%s: %d tensor(s) not used by BertBackbone: %s", source, len(unused),
+                        ", ".join(unused))
+
+
+def _assign_checked(entries, weights, source, target):
+    """Copies [(name, variable, transpose?)] from `weights` after checking every name/shape."""
     problems = []
     for name, variable, transpose in entries:
         if name not in weights:
@@ -193,14 +234,7 @@ def assign_weights(backbone, weights, source="checkpoint"):
         elif not np.issubdtype(value.dtype, np.floating):
             problems.append(f"tensor {name!r} has dtype {value.dtype}, expected floating point")
     if problems:
-        raise ValueError(f"{source} does not fit BertBackbone(num_layers={backbone.num_layers}, "
-                         f"hidden_dim={backbone.hidden_dim}): " + "; ".join(problems) + ".")
+        raise ValueError(f"{source} does not fit {target}: " + "; ".join(problems) + ".")
     for name, variable, transpose in entries:
         value = weights[name].T if transpose else weights[name]
         variable.assign(keras.ops.cast(value, variable.dtype))
-    used = {name for name, _, _ in entries}
-    unused = sorted(name for name in weights if name not in used and name not in IGNORED_NAMES
-                    and not name.startswith(IGNORED_PREFIXES))
-    if unused:
-        logging.warning("%s: %d tensor(s) not used by BertBackbone: %s", source, len(unused),
-                        ", ".join(unused))
