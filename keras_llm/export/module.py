@@ -51,8 +51,12 @@ class TextTaskModule(tf.Module):
 
     # ---- hooks -------------------------------------------------------------------------------
     def preprocess(self, texts: Mapping[str, tf.Tensor]) -> Tuple[Dict[str, tf.Tensor], dict]:
-        """Raw strings -> (model inputs, context for postprocess)."""
-        return self.preprocessor(texts[self.TEXT_INPUTS[0]]), {}
+        """Raw strings -> (model inputs, context for postprocess).
+
+        The preprocessor gets every `TEXT_INPUTS` tensor in order: one text alone, several
+        as a tuple (e.g. `(question, context)` pairs)."""
+        inputs = tuple(texts[name] for name in self.TEXT_INPUTS)
+        return self.preprocessor(inputs[0] if len(inputs) == 1 else inputs), {}
 
     def forward(self, model_inputs: Mapping[str, tf.Tensor]):
         return self.model(dict(model_inputs), training=False)

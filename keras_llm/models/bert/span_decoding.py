@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 NO_ANSWER = -1
+OFFSET_KEYS = ("token_starts", "token_ends")  # -1 (NO_ANSWER) off the context
 
 
 def decode_spans(start_logits, end_logits, padding_mask, token_starts, token_ends,
