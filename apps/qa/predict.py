@@ -1,4 +1,4 @@
-"""Answer questions with an exported QA SavedModel: each argument (or stdin line) is
+r"""Answer questions with an exported QA SavedModel: each argument (or stdin line) is
 `question<TAB>context`; one JSON line each with the answer, its score and code-point offsets.
 
     python -m apps.qa.predict --saved_model=saved_models/qa $'Who won?\tThe Broncos won.'
