@@ -28,7 +28,8 @@ class ModelConfig:
 class QAConfig:
     model: ModelConfig = ModelConfig()
     finetune: FinetuneConfig = FinetuneConfig(bucket_boundaries=(128, 192, 256))
-    data_file: str = ""  # SQuAD v1.1 JSON; "" = <shared data>/squad_v1.1/dev-v1.1.articles-00-39.json
+    # SQuAD v1.1 JSON; "" = <shared data>/squad_v1.1/dev-v1.1.articles-00-39.json
+    data_file: str = ""
     train_articles: int = 32  # "train" = articles [0, train_articles)
     dev_articles: int = 8  # "dev" = the next dev_articles articles (the reported split)
     sequence_length: int = 384  # window tokens incl. [CLS]/[SEP] (training and export)

@@ -107,7 +107,8 @@ def test_long_context_is_answered_from_its_last_window(marker):
 def test_empty_batch_and_huge_inputs(marker):
     served = _serve(marker, [], [])
     assert all(v.shape == (0,) for v in served.values())
-    served = _serve(marker, ["zebra " * 3000], ["word " * 5000 + "zebra"])  # cut at 4096 chars
+    # Inputs are cut at max_input_chars = 4096 characters.
+    served = _serve(marker, ["zebra " * 3000], ["word " * 5000 + "zebra"])
     # The marker lies past max_input_chars: some other word wins, inside the kept 4096 chars.
     assert served["answer"][0] == b"word" and 0 <= served["start"][0] < served["end"][0] <= 4096
 
@@ -129,7 +130,8 @@ import json, sys
 import tensorflow as tf
 path, question, context = sys.argv[1:4]
 m = tf.saved_model.load(path)
-r = m.signatures["serving_default"](question=tf.constant([question]), context=tf.constant([context]))
+serve = m.signatures["serving_default"]
+r = serve(question=tf.constant([question]), context=tf.constant([context]))
 out = {k: v.numpy().tolist() for k, v in r.items()}
 out["answer"] = [a.decode() for a in out["answer"]]
 import keras_llm.export

@@ -70,8 +70,8 @@ def load_bert_question_answerer(path, dropout=0.1, **kwargs):
     arguments); the span head takes the checkpoint's `qa_outputs.{weight,bias}` (a
     `BertForQuestionAnswering`) when present, else keeps its random initialization.
     """
-    from keras_llm.models.bert.question_answering import (  # pylint: disable=import-outside-toplevel
-        BertQuestionAnswerer)
+    # pylint: disable-next=import-outside-toplevel
+    from keras_llm.models.bert.question_answering import BertQuestionAnswerer
     path = pathlib.Path(path)
     backbone, weights = _load_backbone(path, kwargs)
     model = BertQuestionAnswerer(backbone, dropout=dropout)

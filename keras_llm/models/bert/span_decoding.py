@@ -39,12 +39,11 @@ def decode_spans(start_logits, end_logits, padding_mask, token_starts, token_end
     found = tf.math.is_finite(best) & (chosen < tf.size(windows))
     chosen = tf.where(found, chosen, 0)
     span = tf.gather(window_index, chosen)  # (B, 2): start token, end token
-    if_found = lambda x, none: tf.where(found, x, none)  # pylint: disable=unnecessary-lambda-assignment
     start = tf.gather_nd(token_starts, tf.stack([chosen, span[:, 0]], axis=1))
     end = tf.gather_nd(token_ends, tf.stack([chosen, span[:, 1]], axis=1))
-    return {"start": if_found(tf.cast(start, tf.int32), NO_ANSWER),
-            "end": if_found(tf.cast(end, tf.int32), NO_ANSWER),
-            "score": if_found(tf.exp(best), 0.0)}
+    return {"start": tf.where(found, tf.cast(start, tf.int32), NO_ANSWER),
+            "end": tf.where(found, tf.cast(end, tf.int32), NO_ANSWER),
+            "score": tf.where(found, tf.exp(best), 0.0)}
 
 
 def _window_best_spans(start_logits, end_logits, padding_mask, context_mask, max_answer_tokens):
@@ -86,7 +85,8 @@ def decode_spans_numpy(start_logits, end_logits, padding_mask, token_starts, tok
             continue
         w = rows[np.argmax(flat[rows].max(axis=1))]
         best = int(np.argmax(flat[w]))
-        first, last = best // max_answer_tokens, best // max_answer_tokens + best % max_answer_tokens
+        first = best // max_answer_tokens
+        last = first + best % max_answer_tokens
         out["start"][b], out["end"][b] = token_starts[w, first], token_ends[w, last]
         out["score"][b] = np.exp(flat[w, best])
     return out

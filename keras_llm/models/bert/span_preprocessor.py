@@ -161,5 +161,6 @@ def answer_tokens(starts: Sequence[int], ends: Sequence[int], answer_start: int,
                   answer_end: int) -> Optional[Tuple[int, int]]:
     """(first, last) context token overlapping code points [answer_start, answer_end), or None
     when no token does (an answer of spaces or punctuation the tokenizer drops)."""
-    inside = [t for t, (s, e) in enumerate(zip(starts, ends)) if s < answer_end and e > answer_start]
+    inside = [t for t, (s, e) in enumerate(zip(starts, ends))
+              if s < answer_end and e > answer_start]
     return (inside[0], inside[-1]) if inside else None
