@@ -17,6 +17,7 @@ class ModelConfig:
     kind: str = "small"
     preset: str = ""  # keras_llm preset or Hugging Face BERT folder; "" = MiniLM-L6
     vocabulary_size: int = 8000  # small only
+    init_embeddings: str = "pca"  # small only: "pca" (from the preset's) or "" (random)
     num_layers: int = 2
     num_heads: int = 4
     hidden_dim: int = 256
@@ -55,8 +56,9 @@ CONFIGS = {
                         _optimizer(5e-4), decay="cosine"))),
         # Seconds-long runs for tests.
         "tiny": SentimentConfig(
-                model=ModelConfig(vocabulary_size=1000, num_layers=1, num_heads=2, hidden_dim=32,
-                                  intermediate_dim=64, max_sequence_length=64),
+                model=ModelConfig(vocabulary_size=1000, init_embeddings="", num_layers=1,
+                                  num_heads=2, hidden_dim=32, intermediate_dim=64,
+                                  max_sequence_length=64),
                 finetune=FinetuneConfig(batch_size=16, optimizer=_optimizer(1e-3)),
                 sequence_length=32),
 }

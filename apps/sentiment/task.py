@@ -39,8 +39,9 @@ class SentimentTask(FinetuneTask):
 
     def build_model(self, workdir, for_training=True):
         m = self.config.model
-        if m.kind not in ("preset", "small"):
-            raise ValueError(f"model.kind must be 'preset' or 'small', got {m.kind!r}.")
+        if m.kind not in ("preset", "small") or m.init_embeddings not in ("pca", ""):
+            raise ValueError(f"model.kind must be 'preset' or 'small' (got {m.kind!r}) and "
+                             f"model.init_embeddings 'pca' or '' (got {m.init_embeddings!r}).")
         if m.kind == "preset":
             backbone = models.BertBackbone.from_preset(self._preset(), dropout=m.dropout)
         else:
@@ -48,7 +49,7 @@ class SentimentTask(FinetuneTask):
             backbone = models.BertBackbone(
                     len(vocabulary), m.num_layers, m.num_heads, m.hidden_dim, m.intermediate_dim,
                     max_sequence_length=m.max_sequence_length, dropout=m.dropout)
-            if for_training:
+            if for_training and m.init_embeddings == "pca":
                 shrink.init_embeddings_by_pca(
                         backbone, models.BertBackbone.from_preset(self._preset()),
                         load_vocabulary(str(self._preset() / VOCAB_FILE)), vocabulary)

@@ -31,3 +31,17 @@ def test_predict_reads_stdin_and_accepts_a_version_folder():
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [row["text"] for row in rows] == ["a joyous , life-affirming film", ""]
     assert rows[0]["label"] == "positive" and rows[1]["label"] in ("positive", "negative")
+
+
+def test_every_command_has_help_that_exits_0():
+    for command in ("train", "evaluate", "export", "predict"):
+        done = _run(f"apps.sentiment.{command}", "--help")
+        assert done.returncode == 0, (command, done.stderr[-2000:])
+        assert "--workdir" in done.stdout or "--saved_model" in done.stdout, command
+
+
+def test_a_bad_path_is_one_clear_line():
+    done = _run("apps.sentiment.evaluate", "--workdir=/nonexistent/run")
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "Traceback" not in done.stderr and "/nonexistent/run" in done.stderr

@@ -1,10 +1,12 @@
-"""Sentiment app pieces without training: TSV reading, length buckets, distillation loss."""
+"""Sentiment app pieces without training: TSV reading, configs, distillation wiring."""
 import numpy as np
 import pytest
-import tensorflow as tf
 
+from apps.sentiment import config as config_lib
 from apps.sentiment import data
-from apps.sentiment import lib
+from apps.sentiment.task import SentimentTask
+from keras_llm.finetune import Distiller
+from keras_llm.utils.config import from_dict, override, to_dict
 
 
 def test_read_tsv_and_bad_rows(tmp_path):
@@ -16,39 +18,25 @@ def test_read_tsv_and_bad_rows(tmp_path):
     bad.write_text("sentence\tlabel\noops\t7\n", encoding="utf-8")
     with pytest.raises(ValueError, match="bad.tsv:2"):
         data.read_tsv(bad)
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="data_dir"):
         data.read_tsv(tmp_path / "missing.tsv")
 
 
-def test_batches_pad_to_bucket_and_keep_every_row():
-    packed = [[101] + [7] * n + [102] for n in (1, 30, 3, 14, 60, 2)]
-    targets = np.arange(6, dtype=np.int32)
-    batches = data.PaddedBatches(packed, targets, batch_size=2, sequence_length=64)
-    seen = []
-    for i in range(len(batches)):
-        inputs, y = batches[i]
-        width = inputs["token_ids"].shape[1]
-        assert width in (16, 32, 64)
-        assert (inputs["padding_mask"].sum(1) == [len(packed[r]) for r in y]).all()
-        assert width == data.bucket_bounds(64)[np.searchsorted([16, 32, 48, 64],
-                                                               inputs["padding_mask"].sum(1).max())]
-        seen += y.tolist()
-    assert sorted(seen) == list(range(6)) and seen == batches.order().tolist()
+def test_configs_round_trip_through_the_workdir_json():
+    for config in config_lib.CONFIGS.values():
+        assert from_dict(config_lib.SentimentConfig, to_dict(config)) == config
 
 
-def test_pack_truncates():
-    assert data.pack([5, 6, 7, 8], 4, cls_id=1, sep_id=2) == [1, 5, 6, 2]
-
-
-def test_distillation_loss_mixes_ce_and_mse_and_skips_missing_teacher():
-    loss = lib.distillation_loss(0.5)
-    y_true = tf.constant([[1, 2.0, -1.0], [0, np.nan, np.nan]])
-    y_pred = tf.constant([[1.0, 0.0], [1.0, 0.0]])
-    ce = -np.log(np.exp(0.0) / (np.exp(1.0) + 1.0))  # label 1, logits (1, 0)
-    ce_row2 = -np.log(np.exp(1.0) / (np.exp(1.0) + 1.0))
-    np.testing.assert_allclose(loss(y_true, y_pred).numpy(), [0.5 * ce + 0.5 * 1.0, ce_row2],
-                               rtol=1e-5)
-    with tf.GradientTape() as tape:
-        tape.watch(y_pred)
-        value = tf.reduce_sum(loss(y_true, y_pred))
-    assert np.isfinite(tape.gradient(value, y_pred).numpy()).all()
+def test_teacher_logits_make_a_distiller_and_are_checked(tmp_path):
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\na\t1\nb\t0\n", encoding="utf-8")
+    teacher = tmp_path / "t.npy"
+    np.save(teacher, np.zeros((2, 2), np.float32))
+    config = override(config_lib.CONFIGS["tiny"], [f"data_dir={tmp_path}",
+                                                   f"teacher_logits={teacher}"])
+    task = SentimentTask(config)
+    assert isinstance(task.distiller(object()), Distiller)
+    assert SentimentTask(config_lib.CONFIGS["tiny"]).distiller(object()) is None
+    np.save(teacher, np.zeros((2, 3), np.float32))
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\nb\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="expected \\(2, 2\\)"):
+        task.train_batches(tmp_path)

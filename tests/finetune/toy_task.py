@@ -2,9 +2,10 @@
 
 Run as a script (fresh process, e.g. to split the CPU into 2 devices or to be killed):
     python -m tests.finetune.toy_task --workdir=W [--strategy=mirrored] [--cpu_devices=2]
-        [--slow=0.05] [--steps=N]
+    TOY_SLOW=0.25 (seconds of sleep per training batch: time to kill a run mid-epoch)
 """
 import dataclasses
+import os
 import time
 
 import keras
@@ -23,7 +24,6 @@ class ToyConfig:
                                           clip_norm=0.05))  # small: clipping is active
     examples: int = 64
     dev_examples: int = 32
-    slow: float = 0.0  # seconds of sleep per training batch (to kill a run mid-epoch)
 
 
 def toy_examples(count: int, seed: int):
@@ -60,7 +60,7 @@ class ToyTask(FinetuneTask):
                                self.finetune_config.batch_size, 16,
                                self.finetune_config.bucket_boundaries, shuffle=shuffle,
                                seed=self.finetune_config.seed)
-        buckets.slow = self.config.slow if shuffle else 0.0
+        buckets.slow = float(os.environ.get("TOY_SLOW", 0)) if shuffle else 0.0
         return buckets, labels
 
     def train_batches(self, workdir):
@@ -83,13 +83,12 @@ def main():
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--strategy", default="one_device")
     parser.add_argument("--cpu_devices", type=int, default=0)
-    parser.add_argument("--slow", type=float, default=0.0)
     args = parser.parse_args()
     from keras_llm.finetune import finetune  # pylint: disable=import-outside-toplevel
     from keras_llm.training import strategy  # pylint: disable=import-outside-toplevel
     if args.cpu_devices:
         strategy.set_cpu_devices(args.cpu_devices)
-    config = ToyConfig(slow=args.slow)
+    config = ToyConfig()
     config = dataclasses.replace(config, finetune=dataclasses.replace(
             config.finetune, strategy=args.strategy))
     result = finetune(ToyTask(config), args.workdir)

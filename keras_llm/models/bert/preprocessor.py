@@ -42,6 +42,9 @@ class BertTextPreprocessor(keras.layers.Layer):
         self.sequence_length = sequence_length
         self.lowercase = lowercase
 
+    def build(self, input_shape=None):
+        self.built = True  # no weights: the vocabulary tables live in the tokenizer
+
     @property
     def pad_token_id(self) -> int:
         return self.tokenizer.pad_token_id

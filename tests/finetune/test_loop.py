@@ -1,0 +1,90 @@
+"""finetune(): strategies agree, kill -9 then the same command resumes, evaluation honesty.
+
+The runs are fresh processes of tests/finetune/toy_task.py (the CPU split into 2 logical devices
+must happen before TensorFlow starts; a killed run must be a process).
+"""
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _toy(workdir, *args, wait=True, slow=0.0):
+    command = [sys.executable, "-m", "tests.finetune.toy_task", f"--workdir={workdir}", *args]
+    if not wait:
+        return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, env={**os.environ, "TOY_SLOW": str(slow)})
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _history(workdir):
+    lines = (pathlib.Path(workdir) / "history.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def _losses(workdir):
+    return [(r["step"], r["loss"]) for r in _history(workdir) if "loss" in r]
+
+
+@pytest.fixture(scope="module")
+def one_device(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("one_device")
+    _toy(workdir, "--cpu_devices=2")
+    return workdir
+
+
+def test_mirrored_on_two_cpus_equals_one_device(one_device, tmp_path):
+    _toy(tmp_path, "--cpu_devices=2", "--strategy=mirrored")
+    steps, losses = zip(*_losses(tmp_path))
+    steps_1, losses_1 = zip(*_losses(one_device))
+    assert steps == steps_1 == tuple(range(1, 28))  # 3 epochs x 9 batches of 8 rows
+    np.testing.assert_allclose(losses, losses_1, rtol=1e-5)
+    # Gradients are summed before clipping (clip_norm=0.05 is active): same weights.
+    np.testing.assert_allclose(np.load(tmp_path / "final_weights.npy"),
+                               np.load(one_device / "final_weights.npy"), atol=1e-5)
+
+
+def test_kill_9_mid_epoch_then_the_same_command_resumes(one_device, tmp_path):
+    run = _toy(tmp_path, wait=False, slow=0.25)
+    checkpoint = tmp_path / "checkpoints" / "ckpt-12.index"  # every 4 steps: mid-epoch 2
+    deadline = time.time() + 300
+    while not checkpoint.exists() and run.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert checkpoint.exists(), run.stderr.read().decode()[-3000:] if run.poll() else "timeout"
+    time.sleep(0.6)  # a couple of steps past the checkpoint, logged but never saved
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    assert not (tmp_path / "metrics.json").exists()
+    _toy(tmp_path)  # the same command
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["resumed_from"] >= 12 and metrics["resumed_from"] % 9  # mid-epoch
+    assert metrics["train_steps"] == 27
+    steps = [step for step, _ in _losses(tmp_path)]
+    assert steps == list(range(1, 28))  # each step once: the killed run's extra steps dropped
+    # The same data order and state: the weights of the uninterrupted run.
+    np.testing.assert_allclose(np.load(tmp_path / "final_weights.npy"),
+                               np.load(one_device / "final_weights.npy"), atol=1e-5)
+
+
+def test_evaluation_over_no_examples_reports_no_metric(tmp_path, caplog):
+    from keras_llm.finetune import finetune
+    from tests.finetune import toy_task
+    import dataclasses
+    config = toy_task.ToyConfig(dev_examples=0)
+    config = dataclasses.replace(config, finetune=dataclasses.replace(config.finetune, epochs=1))
+    with caplog.at_level("WARNING"):
+        result = finetune(toy_task.ToyTask(config), tmp_path)
+    assert "measured nothing" in caplog.text
+    assert not any("eval" in r for r in _history(tmp_path))
+    assert set(result.metrics) == {"train_seconds", "train_steps", "resumed_from"}
