@@ -28,6 +28,9 @@ flags.DEFINE_multi_string("override", [], "key=value config override, repeatable
                           "--override=model.num_layers=4.")
 flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into N logical devices (test "
                      "--strategy=mirrored without accelerators).")
+flags.DEFINE_string("export_preset", None, "After training, save the backbone and its "
+                    "vocabulary here as a preset (BertBackbone.from_preset(DIR) loads it, e.g. "
+                    "as a fine-tuning app's --override=model.preset=DIR).")
 flags.DEFINE_string("result_json", None, "Write final step/loss/eval/tokens-per-second here.")
 flags.mark_flags_as_required(["config", "workdir"])
 
@@ -52,6 +55,10 @@ def main(argv):
                "losses": [r["loss"] for r in result.losses], "eval": result.eval_metrics,
                "tokens_per_second": result.tokens_per_second}
     logging.info("Finished: %s", {k: v for k, v in summary.items() if k != "losses"})
+    if FLAGS.export_preset:
+        from keras_llm.training import trainer  # pylint: disable=import-outside-toplevel
+        trainer.save_preset(result, FLAGS.workdir, FLAGS.export_preset)
+        logging.info("Preset written to %s.", FLAGS.export_preset)
     if FLAGS.result_json:
         os.makedirs(os.path.dirname(os.path.abspath(FLAGS.result_json)), exist_ok=True)
         with open(FLAGS.result_json, "w", encoding="utf-8") as f:

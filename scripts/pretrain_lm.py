@@ -24,24 +24,11 @@ flags.DEFINE_string("config", None, "Named training config.")
 flags.DEFINE_string("workdir", None, "Training workdir (checkpoints, vocabulary).")
 flags.DEFINE_string("name", None, "Result file stem under benchmarks/results/.")
 flags.DEFINE_multi_string("override", [], "key=value config overrides.")
-flags.DEFINE_string("export_dir", None, "Also save the backbone (weights, config, vocab) here.")
+flags.DEFINE_string("export_dir", None, "Also save the backbone as a preset here "
+                    "(BertBackbone.from_preset(DIR) / GptBackbone.from_preset(DIR) load it).")
 flags.mark_flags_as_required(["config", "workdir", "name"])
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def export_backbone(result, config, export_dir: str) -> None:
-    import shutil  # pylint: disable=import-outside-toplevel
-    os.makedirs(export_dir, exist_ok=True)
-    result.backbone.save_weights(os.path.join(export_dir, "backbone.weights.h5"))
-    result.backbone.save(os.path.join(export_dir, "backbone.keras"))
-    with open(os.path.join(export_dir, "config.json"), "w", encoding="utf-8") as f:
-        json.dump({"backbone_class": type(result.backbone).__name__,
-                   "backbone": result.backbone.get_config(),
-                   "training_config": FLAGS.config, "overrides": list(FLAGS.override)}, f, indent=2)
-    vocab = os.path.join(FLAGS.workdir, "vocab")
-    for name in os.listdir(vocab):
-        shutil.copy(os.path.join(vocab, name), os.path.join(export_dir, name))
 
 
 def write_results(summary: dict) -> None:
@@ -97,7 +84,8 @@ def main(argv):
             "note": note}
     write_results(summary)
     if FLAGS.export_dir:
-        export_backbone(result, config, FLAGS.export_dir)
+        from keras_llm.training import trainer  # pylint: disable=import-outside-toplevel
+        trainer.save_preset(result, FLAGS.workdir, FLAGS.export_dir)
 
 
 if __name__ == "__main__":

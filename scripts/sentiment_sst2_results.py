@@ -1,7 +1,7 @@
-"""Collects SST-2 dev accuracies of the sentiment app into benchmarks/results/sentiment_sst2.*
+"""Collects SST-2 dev accuracies of the sentiment app into benchmarks/results/<name>.*
 
     python scripts/sentiment_sst2_results.py --minilm_workdir=RUNS/minilm \
-        --small_workdir=RUNS/small --saved_model=saved_models/sentiment/1
+        --small_workdir=RUNS/small --saved_model=RUNS/export/1 --name=sentiment_sst2_finetune
 
 Reads each workdir's metrics.json (dev accuracy measured by apps.sentiment.train, training
 time, the train command) and re-measures the shipped SavedModel's dev accuracy through its
@@ -18,8 +18,8 @@ from absl import flags
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import keras_llm  # noqa: E402,F401
-from apps.sentiment import data  # noqa: E402
-from apps.sentiment import lib  # noqa: E402
+from apps.sentiment.task import SentimentTask  # noqa: E402
+from keras_llm.finetune import loop  # noqa: E402
 from keras_llm.utils.machine import machine_info  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -29,14 +29,15 @@ flags.DEFINE_string("saved_model", "saved_models/sentiment/1", "Exported small m
 flags.DEFINE_multi_string("other_run", [], "NAME=WORKDIR of a further run to report (earlier "
                           "stages, attempts that did not improve); repeatable.")
 flags.DEFINE_multi_string("note", [], "Extra lines for the Markdown report.")
+flags.DEFINE_string("name", "sentiment_sst2", "Result file stem under benchmarks/results/.")
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 GOALS = {"minilm": 0.90, "small": 0.82}
 
 
 def run_entry(name, workdir, goal=None):
     workdir = pathlib.Path(workdir)
-    metrics = json.loads((workdir / lib.METRICS_FILE).read_text())
-    config = json.loads((workdir / lib.CONFIG_FILE).read_text())
+    metrics = json.loads((workdir / loop.METRICS_FILE).read_text())
+    config = json.loads((workdir / loop.CONFIG_FILE).read_text())
     return {"model": name, "workdir": str(workdir),
             "dev_accuracy": round(metrics["dev_accuracy"], 4), "goal": goal,
             "goal_met": None if goal is None else metrics["dev_accuracy"] >= goal,
@@ -50,7 +51,7 @@ def main(argv):
     runs = [run_entry("minilm", FLAGS.minilm_workdir, GOALS["minilm"]),
             run_entry("small", FLAGS.small_workdir, GOALS["small"])]
     other_runs = [run_entry(*_name_and_workdir(spec)) for spec in FLAGS.other_run]
-    saved = lib.evaluate_saved_model(FLAGS.saved_model, data.sst2_dir() / "dev.tsv")
+    saved = SentimentTask(SentimentTask.CONFIG_CLASS()).evaluate_saved_model(FLAGS.saved_model)
     size = sum(p.stat().st_size for p in pathlib.Path(FLAGS.saved_model).rglob("*") if p.is_file())
     args = [a for a in sys.argv[1:] if not a.startswith("--note")]  # notes are shown below
     report = {"command": "python scripts/sentiment_sst2_results.py " + " ".join(args),
@@ -62,8 +63,8 @@ def main(argv):
                               "measured_by": "serving_default on raw dev text (in-graph tokenizer)"},
               "notes": FLAGS.note}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "sentiment_sst2.json").write_text(json.dumps(report, indent=1) + "\n")
-    (RESULTS / "sentiment_sst2.md").write_text(markdown(report))
+    (RESULTS / f"{FLAGS.name}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (RESULTS / f"{FLAGS.name}.md").write_text(markdown(report))
     print(json.dumps(report, indent=1))
 
 
@@ -92,7 +93,7 @@ def markdown(report):
         lines += [f"| {r['model']} | {r['dev_accuracy']:.4f} | {r['train_seconds']} | "
                   f"{r['train_examples']} / {r['train_steps']} |" for r in report["other_runs"]]
     saved = report["saved_model"]
-    lines += ["", f"Shipped SavedModel `{saved['path']}` ({saved['size_mb']} MB): dev accuracy "
+    lines += ["", f"SavedModel `{saved['path']}` ({saved['size_mb']} MB): dev accuracy "
               f"{saved['dev_accuracy']:.4f}, {saved['measured_by']}.", "", "Commands:", ""]
     lines += [f"- {r['model']}: `{r['command']}`"
               for r in report["runs"] + report["other_runs"]]

@@ -24,9 +24,9 @@ from absl import logging
 
 from keras_llm.finetune.config import RESUMABLE_FIELDS, validate
 from keras_llm.training import checkpoint as ckpt_lib
+from keras_llm.training import run_log
 from keras_llm.training import strategy as strategy_lib
 from keras_llm.training.optimizer import ReduceThenClipAdamW, build_optimizer
-from keras_llm.training.trainer import _write_summaries  # pylint: disable=protected-access
 from keras_llm.utils import cli
 
 WEIGHTS_FILE = "model.weights.h5"
@@ -93,7 +93,7 @@ class _Run:
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory,
                                                   config.keep_checkpoints)
         self.history: List[dict] = []
-        self.writers = _writers(workdir, chief)
+        self.writers = run_log.writers(str(workdir), chief)
 
     @property
     def step(self) -> int:
@@ -105,7 +105,7 @@ class _Run:
         if start:
             logging.info("Resuming at step %d of %d.", start, self.total)
         if self.chief:
-            _truncate_history(self.workdir / HISTORY_FILE, start)
+            run_log.truncate_history(str(self.workdir / HISTORY_FILE), start)
         began = time.time()
         callbacks = [_StepCallback(self)]
         terminal = cli.is_terminal()
@@ -118,7 +118,7 @@ class _Run:
                              verbose=1 if (terminal and self.chief) else 0)
         metrics = self.evaluate(self.step) or {}
         metrics.update(train_seconds=round(time.time() - began, 1), train_steps=self.total,
-                       resumed_from=start)
+                       train_examples=self.batches.num_examples, resumed_from=start)
         if self.chief:
             self.model.save_weights(self.workdir / WEIGHTS_FILE)
             (self.workdir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
@@ -138,11 +138,10 @@ class _Run:
     def record(self, record: dict, writer) -> None:
         self.history.append(record)
         values = record.get("eval", {k: v for k, v in record.items() if k != "step"})
-        _write_summaries(writer, record["step"],
+        run_log.write_scalars(writer, record["step"],
                          {k: v for k, v in values.items() if isinstance(v, (int, float))})
         if self.chief:
-            with open(self.workdir / HISTORY_FILE, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            run_log.append_json(str(self.workdir / HISTORY_FILE), record)
 
 
 class _StepCallback(keras.callbacks.Callback):
@@ -186,20 +185,3 @@ def _segments(start: int, total: int, per_epoch: int):
               max(total // per_epoch * per_epoch, start), total]
     bounds = sorted(set(bounds))
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
-
-
-def _writers(workdir: pathlib.Path, chief: bool):
-    if not chief:
-        return tf.summary.create_noop_writer(), tf.summary.create_noop_writer()
-    root = workdir / "tensorboard"
-    return (tf.summary.create_file_writer(str(root / "train")),
-            tf.summary.create_file_writer(str(root / "eval")))
-
-
-def _truncate_history(path: pathlib.Path, step: int) -> None:
-    """Drops records after `step` (logged by a run killed before its next checkpoint)."""
-    if not path.exists():
-        return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")

@@ -8,7 +8,6 @@ are summed across replicas before clipping, so clipping sees the true global nor
 device and N replicas produce the same update.
 """
 import dataclasses
-import json
 import math
 import os
 import time
@@ -19,6 +18,7 @@ import tensorflow as tf
 from absl import logging
 
 from keras_llm.training import checkpoint as ckpt_lib
+from keras_llm.training import run_log
 from keras_llm.training import data, objectives
 from keras_llm.training import strategy as strategy_lib
 from keras_llm.training import tokenizer as tok_lib
@@ -173,60 +173,6 @@ def _setup(config: TrainConfig, workdir: str, strategy):
             eval_ds.take(config.data.max_eval_batches))
 
 
-def _writers(workdir: str, chief: bool):
-    if not chief:
-        return tf.summary.create_noop_writer(), tf.summary.create_noop_writer()
-    root = os.path.join(workdir, "tensorboard")
-    return (tf.summary.create_file_writer(os.path.join(root, "train")),
-            tf.summary.create_file_writer(os.path.join(root, "eval")))
-
-
-def _scalar_metadata():
-    # What tensorboard's `tf.summary.scalar` writes, built from core TF so that logging does not
-    # need the tensorboard package installed (TensorBoard reads these files as scalars).
-    from tensorflow.core.framework import summary_pb2  # pylint: disable=import-outside-toplevel
-    metadata = summary_pb2.SummaryMetadata()
-    metadata.plugin_data.plugin_name = "scalars"
-    return metadata.SerializeToString()
-
-
-def _write_summaries(writer, step: int, values: dict) -> None:
-    with writer.as_default(step=step):
-        for name, value in values.items():
-            tf.summary.write(name, tf.constant(value, tf.float32), metadata=_scalar_metadata())
-    writer.flush()
-
-
-def _append_json(path: str, record: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def truncate_history(path: str, step: int) -> None:
-    """Drops records after `step` (the restored checkpoint) so a resumed run logs no step twice."""
-    if not os.path.exists(path):
-        return
-    with open(path, encoding="utf-8") as f:
-        lines = f.readlines()
-    kept = [line for line in lines if _record_step(line) <= step]
-    if len(kept) == len(lines):
-        return
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(line if line.endswith("\n") else line + "\n" for line in kept)
-    os.replace(tmp, path)
-    logging.info("Dropped %d history records after step %d from %s.", len(lines) - len(kept),
-                 step, path)
-
-
-def _record_step(line: str) -> float:
-    """A history line's step; a torn or unreadable line (killed mid-write) counts as after any."""
-    try:
-        return int(json.loads(line)["step"])
-    except (ValueError, KeyError, TypeError):
-        return math.inf
-
-
 def train(config: TrainConfig, workdir: str) -> TrainResult:
     """Trains `config` in `workdir`, resuming from its newest checkpoint if there is one."""
     config = validate(config)
@@ -258,9 +204,9 @@ def _run(config: TrainConfig, workdir: str, strategy, chief: bool) -> TrainResul
         logging.info("Resuming at step %d of %d.", start, config.num_steps)
     history = os.path.join(workdir, "history.jsonl")
     if chief:
-        truncate_history(history, start)  # steps run after `start` by a killed process
+        run_log.truncate_history(history, start)  # steps run after `start` by a killed process
     steps = _Steps(config, strategy, model, optimizer, step)
-    train_writer, eval_writer = _writers(workdir, chief)
+    train_writer, eval_writer = run_log.writers(workdir, chief)
     # Keras' bar on a terminal; plain lines when stdout is a log file or a pipe.
     progbar = cli.progress_bar(config.num_steps, stateful_metrics=["loss", "lr", "tok/s"],
                                verbose=chief and config.verbose)
@@ -278,18 +224,19 @@ def _run(config: TrainConfig, workdir: str, strategy, chief: bool) -> TrainResul
         losses.append({"step": s, "loss": loss, "lr": lr})
         if s % config.log_every == 0 or s == config.num_steps:
             rate = timed_tokens / timed_seconds if timed_seconds else 0.0
-            _write_summaries(train_writer, s, {"loss": loss, "learning_rate": lr,
+            run_log.write_scalars(train_writer, s, {"loss": loss, "learning_rate": lr,
                                                "tokens_per_second": rate})
             progbar.update(s, [("loss", loss), ("lr", lr), ("tok/s", rate)])
             if chief:
-                _append_json(history, {"step": s, "loss": loss, "lr": lr, "tokens_per_second": rate})
+                run_log.append_json(history, {"step": s, "loss": loss, "lr": lr,
+                                              "tokens_per_second": rate})
         if config.data.max_eval_batches and (s % config.eval_every == 0 or s == config.num_steps):
             eval_metrics, evaluated = _evaluate(steps, eval_ds), True
             if eval_metrics is not None:
-                _write_summaries(eval_writer, s, eval_metrics)
+                run_log.write_scalars(eval_writer, s, eval_metrics)
                 logging.info("step %d eval %s", s, eval_metrics)
                 if chief:
-                    _append_json(history, {"step": s, "eval": eval_metrics})
+                    run_log.append_json(history, {"step": s, "eval": eval_metrics})
         if s % config.checkpoint_every == 0 or s == config.num_steps:
             manager.save(checkpoint_number=s)
     if not evaluated and config.data.max_eval_batches:
@@ -297,3 +244,12 @@ def _run(config: TrainConfig, workdir: str, strategy, chief: bool) -> TrainResul
     rate = timed_tokens / timed_seconds if timed_seconds else 0.0
     return TrainResult(model, backbone, tokenizer, int(step.numpy()), start, losses,
                        eval_metrics, rate)
+
+
+def save_preset(result: TrainResult, workdir: str, preset_dir: str):
+    """The trained backbone and its tokenizer files (workdir/vocab/) as a preset folder, which
+    `BertBackbone.from_preset(preset_dir)` (or GptBackbone's) loads for fine-tuning."""
+    vocab = os.path.join(workdir, "vocab")
+    files = [os.path.join(vocab, n) for n in sorted(os.listdir(vocab))] if os.path.isdir(
+            vocab) else []
+    return result.backbone.save_to_preset(preset_dir, tokenizer_files=files)

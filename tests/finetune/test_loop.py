@@ -87,4 +87,5 @@ def test_evaluation_over_no_examples_reports_no_metric(tmp_path, caplog):
         result = finetune(toy_task.ToyTask(config), tmp_path)
     assert "measured nothing" in caplog.text
     assert not any("eval" in r for r in _history(tmp_path))
-    assert set(result.metrics) == {"train_seconds", "train_steps", "resumed_from"}
+    assert set(result.metrics) == {"train_seconds", "train_steps", "train_examples",
+                                   "resumed_from"}

@@ -9,7 +9,7 @@ import pytest
 
 from keras_llm import training
 from keras_llm.training import config as config_lib
-from keras_llm.training import trainer
+from keras_llm.training import run_log
 from tests.training.conftest import tiny_overrides, write_corpus
 
 
@@ -153,11 +153,11 @@ def test_resume_drops_history_written_after_the_checkpoint(corpus, tmp_path):
 def test_truncate_history_keeps_records_up_to_the_step(tmp_path):
     path = tmp_path / "history.jsonl"
     path.write_text('{"step": 1, "loss": 1.0}\n{"step": 2, "eval": {}}\n{"step": 3, "loss": 1}\n')
-    trainer.truncate_history(str(path), 2)
+    run_log.truncate_history(str(path), 2)
     assert [r["step"] for r in _history(tmp_path)] == [1, 2]
-    trainer.truncate_history(str(path), 0)
+    run_log.truncate_history(str(path), 0)
     assert path.read_text() == ""
-    trainer.truncate_history(str(tmp_path / "absent.jsonl"), 5)  # no file: nothing to do
+    run_log.truncate_history(str(tmp_path / "absent.jsonl"), 5)  # no file: nothing to do
     assert not (tmp_path / "absent.jsonl").exists()
 
 
@@ -193,3 +193,16 @@ def test_missing_data_file_names_the_override(corpus, tmp_path):
         training.train(_config("gpt_clm_tiny", corpus, 2, ["data.eval_files=/nonexistent.txt"]),
                        str(tmp_path))
     assert not os.path.exists(tmp_path / "config.json")  # failed before touching the workdir
+
+
+def test_a_pretrained_backbone_loads_by_one_call_from_its_preset(corpus, tmp_path):
+    from keras_llm import models
+    config = training.override(training.get_config("bert_mlm_tiny"), tiny_overrides(
+            corpus, steps=2, extra=["tokenizer.kind=wordpiece", "tokenizer.vocabulary_size=200"]))
+    result = training.train(config, str(tmp_path / "run"))
+    from keras_llm.training import trainer
+    trainer.save_preset(result, str(tmp_path / "run"), str(tmp_path / "preset"))
+    assert (tmp_path / "preset" / "vocab.txt").is_file()
+    backbone = models.BertBackbone.from_preset(tmp_path / "preset")
+    for a, b in zip(result.backbone.weights, backbone.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
