@@ -41,7 +41,8 @@ def run_entry(name, workdir, goal=None):
     return {"model": name, "workdir": str(workdir),
             "dev_accuracy": round(metrics["dev_accuracy"], 4), "goal": goal,
             "goal_met": None if goal is None else metrics["dev_accuracy"] >= goal,
-            "train_seconds": metrics["train_seconds"], "train_examples": metrics["train_examples"],
+            "train_seconds": metrics["train_seconds"],
+            "train_examples": metrics.get("train_examples", "not recorded"),
             "train_steps": metrics["train_steps"], "command": metrics.get("command", ""),
             "config": config}
 

@@ -4,15 +4,37 @@ from typing import Dict, Sequence
 import numpy as np
 import tensorflow as tf
 
-from keras_llm.utils import cli
 
 
-def predict_in_order(model, buckets) -> np.ndarray:
-    """`model.predict` over LengthBuckets (no shuffle), rows back in example order."""
-    outputs = model.predict(buckets.dataset(), verbose=1 if cli.is_terminal() else 0)
-    ordered = np.zeros_like(outputs)
-    ordered[buckets.order()] = outputs
-    return ordered
+def predict_in_order(model, buckets, pad_value: float = 0.0):
+    """Model outputs over LengthBuckets (no shuffle), rows in example order.
+
+    Outputs may be an array or a dict of arrays; per-token outputs (B, W, ...) are padded to
+    the buckets' longest width with `pad_value` (e.g. -1e9 for span logits)."""
+    width = buckets.bounds[-1]
+    parts, order = [], []
+    for rows in buckets.epoch_batches(0):
+        features = buckets.batch(rows)[0]
+        batch_width = next(iter(features.values())).shape[1]
+        outputs = tf.nest.map_structure(np.asarray, model.predict_on_batch(features))
+        parts.append(tf.nest.map_structure(
+                lambda x, w=batch_width: _pad_tokens(x, w, width, pad_value), outputs))
+        order.append(rows)
+    order = np.concatenate(order)
+
+    def gather(*leaves):
+        stacked = np.concatenate(leaves)
+        ordered = np.empty_like(stacked)
+        ordered[order] = stacked
+        return ordered
+    return tf.nest.map_structure(gather, *parts)
+
+
+def _pad_tokens(x: np.ndarray, batch_width: int, width: int, value: float) -> np.ndarray:
+    if x.ndim < 2 or x.shape[1] != batch_width or batch_width == width:
+        return x
+    pad = [(0, 0), (0, width - batch_width)] + [(0, 0)] * (x.ndim - 2)
+    return np.pad(x, pad, constant_values=value)
 
 
 def run_signature(path, inputs: Dict[str, Sequence], batch_size: int = 64,

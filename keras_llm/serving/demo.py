@@ -93,7 +93,8 @@ def main(argv=None):
     parser.add_argument("--models_dir", default=None, help="folder of model folders")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for models")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from keras_llm.utils import cli  # pylint: disable=import-outside-toplevel
+    cli.quiet_tensorflow()
     from keras_llm.serving import Client  # after parsing: --help stays fast
     models_dir = pathlib.Path(args.models_dir) if args.models_dir else default_models_dir()
     models = find_models(models_dir) if models_dir.is_dir() else {}

@@ -140,15 +140,11 @@ def _main(argv):
 
 
 def run():
-    """Console script entry point (keras-llm-serve)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Console script entry point (keras-llm-serve): --help exits 0, usage errors are one line."""
+    from keras_llm.utils import cli  # pylint: disable=import-outside-toplevel
+    cli.quiet_tensorflow()
     import keras_llm  # noqa: F401  (TensorFlow backend before anything imports keras)
-    sys.modules["__main__"].__doc__ = __doc__  # absl --help prints the main module's doc
-    for flag in flags.FLAGS.get_key_flags_for_module(sys.modules[__name__]):
-        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    if any(arg in ("--help", "-h", "-?", "--helpshort") for arg in sys.argv[1:]):
-        app.usage(shorthelp=True, writeto_stdout=True, exitcode=0)  # absl alone exits 1
-    app.run(_main)
+    cli.run(_main)
 
 
 if __name__ == "__main__":

@@ -63,3 +63,22 @@ def test_errors_name_the_problem():
         LengthBuckets(_features(), None, 0, 64)
     with pytest.raises(ValueError, match="make no batch"):
         LengthBuckets(_features((3,)), None, 2, 64, drop_remainder=True)
+
+
+def test_predict_in_order_realigns_rows_and_pads_per_token_outputs():
+    import keras
+    from keras_llm.finetune import inference
+
+    class Echo(keras.Model):
+        def call(self, inputs):
+            ids = keras.ops.cast(inputs["token_ids"], "float32")
+            return {"length": keras.ops.sum(keras.ops.cast(inputs["padding_mask"], "float32"),
+                                            axis=1),
+                    "per_token": ids}
+
+    buckets = LengthBuckets(_features(), None, 3, 64, (16, 32))
+    out = inference.predict_in_order(Echo(), buckets, pad_value=-1.0)
+    assert out["length"].tolist() == list(LENGTHS)
+    assert out["per_token"].shape == (len(LENGTHS), 64)
+    assert out["per_token"][4, :LENGTHS[4]].tolist() == [101] + [7] * 58 + [102]
+    assert (out["per_token"][0, 16:] == -1).all() and (out["per_token"][0, 3:16] == 0).all()
