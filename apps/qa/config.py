@@ -5,28 +5,15 @@
 """
 import dataclasses
 
+from keras_llm.finetune.bert import BertModelConfig
 from keras_llm.finetune.config import FINETUNE_OPTIMIZER, FinetuneConfig
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    # "preset": BertQuestionAnswerer on the preset's backbone (a checkpoint's qa_outputs head
-    # is kept); "small": a new BERT on the preset's vocabulary pieces most frequent on the
-    # training texts, embeddings PCA-projected from the preset's (keras_llm.models.bert.shrink).
-    kind: str = "preset"
-    preset: str = ""  # keras_llm preset or Hugging Face BERT folder; "" = MiniLM-L6
-    vocabulary_size: int = 8000  # small only
-    num_layers: int = 2
-    num_heads: int = 4
-    hidden_dim: int = 256
-    intermediate_dim: int = 1024
-    max_sequence_length: int = 384
-    dropout: float = 0.1
-
-
-@dataclasses.dataclass(frozen=True)
 class QAConfig:
-    model: ModelConfig = ModelConfig()
+    # "preset": BertQuestionAnswerer on the preset's backbone (a checkpoint's qa_outputs head is
+    # kept); "small": a new BERT started from the preset (keras_llm.finetune.bert).
+    model: BertModelConfig = BertModelConfig(kind="preset", max_sequence_length=384)
     finetune: FinetuneConfig = FinetuneConfig(bucket_boundaries=(128, 192, 256))
     # SQuAD v1.1 JSON; "" = <shared data>/squad_v1.1/dev-v1.1.articles-00-39.json
     data_file: str = ""
@@ -50,7 +37,7 @@ CONFIGS = {
                 bucket_boundaries=(128, 192, 256))),
         # Seconds-long runs for tests.
         "tiny": QAConfig(
-                model=ModelConfig(kind="small", vocabulary_size=1000, num_layers=1, num_heads=2,
+                model=BertModelConfig(kind="small", vocabulary_size=1000, num_layers=1, num_heads=2,
                                   hidden_dim=32, intermediate_dim=64, max_sequence_length=64),
                 finetune=FinetuneConfig(batch_size=16, optimizer=_optimizer(1e-3),
                                         bucket_boundaries=()),

@@ -5,8 +5,6 @@ first/last token as targets, or [CLS] (0) when the window lacks it. Evaluation a
 question from all its windows and scores EM/F1 with the official v1.1 normalisation.
 Workdir files besides the library's (keras_llm/finetune/loop.py): vocab.txt.
 """
-import pathlib
-
 import keras
 import numpy as np
 
@@ -14,16 +12,12 @@ from apps.qa import config as config_lib
 from apps.qa import data
 from keras_llm import export, models
 from keras_llm.evaluation import squad
-from keras_llm.finetune import FinetuneTask, LengthBuckets, inference
-from keras_llm.models.bert import shrink
+from keras_llm.finetune import FinetuneTask, LengthBuckets, bert, inference
 from keras_llm.models.bert.backbone import INPUT_KEYS
 from keras_llm.models.bert.huggingface import load_bert_question_answerer
 from keras_llm.models.bert.question_answering import answer_questions
 from keras_llm.models.bert.span_preprocessor import BertSpanPreprocessor
-from keras_llm.tokenizers.wordpiece import load_vocabulary
-from keras_llm.utils import paths
 
-VOCAB_FILE = "vocab.txt"
 OUTPUTS = ("start_logits", "end_logits")
 
 
@@ -31,38 +25,23 @@ class QATask(FinetuneTask):
     CONFIG_CLASS = config_lib.QAConfig
 
     # ---- files, model, data ----------------------------------------------------------------
-    def _preset(self) -> pathlib.Path:
-        return pathlib.Path(self.config.model.preset or paths.minilm_dir())
-
     def prepare(self, workdir):
-        tokens = load_vocabulary(str(self._preset() / VOCAB_FILE))
-        if self.config.model.kind == "small":
+        def texts():
             questions = self._split("train")
-            texts = [q.question for q in questions] + sorted({q.context for q in questions})
-            encoded = BertSpanPreprocessor(tokens).tokenizer.encode(texts)
-            tokens = shrink.subset_vocabulary(tokens, encoded, self.config.model.vocabulary_size)
-        (pathlib.Path(workdir) / VOCAB_FILE).write_text("\n".join(tokens) + "\n", "utf-8")
+            return [q.question for q in questions] + sorted({q.context for q in questions})
+        bert.write_vocabulary(self.config.model, workdir, texts)
 
     def _preprocessor(self, workdir) -> BertSpanPreprocessor:
         c = self.config
-        return BertSpanPreprocessor(str(pathlib.Path(workdir) / VOCAB_FILE), c.sequence_length,
+        return BertSpanPreprocessor(bert.vocabulary_path(workdir), c.sequence_length,
                                     c.doc_stride, c.max_question_tokens)
 
     def build_model(self, workdir, for_training=True):
         m = self.config.model
-        if m.kind not in ("preset", "small"):
-            raise ValueError(f"model.kind must be 'preset' or 'small', got {m.kind!r}.")
-        if m.kind == "preset":
-            return load_bert_question_answerer(self._preset(), dropout=m.dropout)
-        vocabulary = load_vocabulary(str(pathlib.Path(workdir) / VOCAB_FILE))
-        backbone = models.BertBackbone(
-                len(vocabulary), m.num_layers, m.num_heads, m.hidden_dim, m.intermediate_dim,
-                max_sequence_length=m.max_sequence_length, dropout=m.dropout)
-        if for_training:
-            shrink.init_embeddings_by_pca(
-                    backbone, models.BertBackbone.from_preset(self._preset()),
-                    load_vocabulary(str(self._preset() / VOCAB_FILE)), vocabulary)
-        return models.BertQuestionAnswerer(backbone, dropout=m.dropout)
+        if m.kind == "preset":  # keeps a checkpoint's qa_outputs head when it has one
+            return load_bert_question_answerer(bert.preset_dir(m), dropout=m.dropout)
+        return models.BertQuestionAnswerer(bert.build_backbone(m, workdir, for_training),
+                                           dropout=m.dropout)
 
     def _split(self, split):
         c = self.config

@@ -4,31 +4,15 @@
 """
 import dataclasses
 
+from keras_llm.finetune.bert import BertModelConfig
 from keras_llm.finetune.config import FINETUNE_OPTIMIZER, FinetuneConfig
 
 LABELS = ("negative", "positive")
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    # "preset": fine-tune the preset's backbone; "small": a new BERT whose vocabulary is the
-    # preset's pieces most frequent on the training texts and whose embeddings start from the
-    # preset's, PCA-projected to hidden_dim (keras_llm.models.bert.shrink).
-    kind: str = "small"
-    preset: str = ""  # keras_llm preset or Hugging Face BERT folder; "" = MiniLM-L6
-    vocabulary_size: int = 8000  # small only
-    init_embeddings: str = "pca"  # small only: "pca" (from the preset's) or "" (random)
-    num_layers: int = 2
-    num_heads: int = 4
-    hidden_dim: int = 256
-    intermediate_dim: int = 1024
-    max_sequence_length: int = 128
-    dropout: float = 0.1
-
-
-@dataclasses.dataclass(frozen=True)
 class SentimentConfig:
-    model: ModelConfig = ModelConfig()
+    model: BertModelConfig = BertModelConfig()
     finetune: FinetuneConfig = FinetuneConfig()
     data_dir: str = ""  # folder with train.tsv / dev.tsv; "" = <shared data>/sst2
     sequence_length: int = 64  # training tokens incl. [CLS]/[SEP]; longer texts are cut
@@ -47,7 +31,7 @@ def _optimizer(learning_rate: float):
 CONFIGS = {
         # Fine-tune MiniLM-L6-H384 (22M parameters, 30k vocabulary).
         "minilm": SentimentConfig(
-                model=ModelConfig(kind="preset"),
+                model=BertModelConfig(kind="preset"),
                 finetune=FinetuneConfig(epochs=2, optimizer=_optimizer(3e-5))),
         # The shipped small BERT (2 x 256, 8k vocabulary); shipped with teacher_logits set
         # (scripts/sentiment_sst2.sh).
@@ -56,9 +40,9 @@ CONFIGS = {
                         _optimizer(5e-4), decay="cosine"))),
         # Seconds-long runs for tests.
         "tiny": SentimentConfig(
-                model=ModelConfig(vocabulary_size=1000, init_embeddings="", num_layers=1,
-                                  num_heads=2, hidden_dim=32, intermediate_dim=64,
-                                  max_sequence_length=64),
+                model=BertModelConfig(vocabulary_size=1000, init_embeddings="", num_layers=1,
+                                      num_heads=2, hidden_dim=32, intermediate_dim=64,
+                                      max_sequence_length=64),
                 finetune=FinetuneConfig(batch_size=16, optimizer=_optimizer(1e-3)),
                 sequence_length=32),
 }

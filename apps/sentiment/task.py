@@ -2,58 +2,30 @@
 
 Workdir files besides the library's (keras_llm/finetune/loop.py): vocab.txt.
 """
-import pathlib
-
 import keras
 import numpy as np
 
 from apps.sentiment import config as config_lib
 from apps.sentiment import data
 from keras_llm import export, models
-from keras_llm.finetune import Distiller, FinetuneTask, LengthBuckets, inference
-from keras_llm.models.bert import shrink
+from keras_llm.finetune import Distiller, FinetuneTask, LengthBuckets, bert, inference
 from keras_llm.models.bert.preprocessor import BertTextPreprocessor
-from keras_llm.tokenizers.wordpiece import load_vocabulary
-from keras_llm.utils import paths
-
-VOCAB_FILE = "vocab.txt"
 
 
 class SentimentTask(FinetuneTask):
     CONFIG_CLASS = config_lib.SentimentConfig
 
     # ---- files, model, data ----------------------------------------------------------------
-    def _preset(self) -> pathlib.Path:
-        return pathlib.Path(self.config.model.preset or paths.minilm_dir())
-
     def prepare(self, workdir):
-        tokens = load_vocabulary(str(self._preset() / VOCAB_FILE))
-        if self.config.model.kind == "small":
-            encoded = BertTextPreprocessor(tokens, 512).tokenizer.encode(self._split("train")[0])
-            tokens = shrink.subset_vocabulary(tokens, encoded, self.config.model.vocabulary_size)
-        (pathlib.Path(workdir) / VOCAB_FILE).write_text("\n".join(tokens) + "\n", "utf-8")
+        bert.write_vocabulary(self.config.model, workdir, lambda: self._split("train")[0])
 
     def _preprocessor(self, workdir, length=None) -> BertTextPreprocessor:
-        return BertTextPreprocessor(str(pathlib.Path(workdir) / VOCAB_FILE),
+        return BertTextPreprocessor(bert.vocabulary_path(workdir),
                                     length or self.config.sequence_length)
 
     def build_model(self, workdir, for_training=True):
-        m = self.config.model
-        if m.kind not in ("preset", "small") or m.init_embeddings not in ("pca", ""):
-            raise ValueError(f"model.kind must be 'preset' or 'small' (got {m.kind!r}) and "
-                             f"model.init_embeddings 'pca' or '' (got {m.init_embeddings!r}).")
-        if m.kind == "preset":
-            backbone = models.BertBackbone.from_preset(self._preset(), dropout=m.dropout)
-        else:
-            vocabulary = load_vocabulary(str(pathlib.Path(workdir) / VOCAB_FILE))
-            backbone = models.BertBackbone(
-                    len(vocabulary), m.num_layers, m.num_heads, m.hidden_dim, m.intermediate_dim,
-                    max_sequence_length=m.max_sequence_length, dropout=m.dropout)
-            if for_training and m.init_embeddings == "pca":
-                shrink.init_embeddings_by_pca(
-                        backbone, models.BertBackbone.from_preset(self._preset()),
-                        load_vocabulary(str(self._preset() / VOCAB_FILE)), vocabulary)
-        return models.BertClassifier(backbone, len(config_lib.LABELS), dropout=m.dropout)
+        return models.BertClassifier(bert.build_backbone(self.config.model, workdir, for_training),
+                                     len(config_lib.LABELS), dropout=self.config.model.dropout)
 
     def _split(self, split):
         texts, labels = data.read_tsv(data.split_path(self.config.data_dir, split))

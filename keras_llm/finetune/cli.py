@@ -56,6 +56,8 @@ def train(task_class, configs: dict, default: str) -> None:
         config = override(configs[FLAGS.config], FLAGS.override)
         result = loop.finetune(task_class(config), FLAGS.workdir)
         result.metrics["command"] = " ".join([_program()] + sys.argv[1:])
+        (pathlib.Path(FLAGS.workdir) / loop.METRICS_FILE).write_text(
+                json.dumps(result.metrics, indent=2))
         print(json.dumps(result.metrics, indent=2))
 
     cli_utils.run(main)

@@ -32,12 +32,8 @@ class BertTextPreprocessor(keras.layers.Layer):
         self._allow_non_tensor_positional_args = True
         if sequence_length < 3:
             raise ValueError(f"sequence_length must be >= 3, got {sequence_length}.")
-        self.tokenizer = tokenizers.WordPieceTokenizer(vocabulary, lowercase=lowercase)
-        self.packer = tokenizers.SegmentPacker(
-                sequence_length, start_value=self.tokenizer.cls_token_id,
-                end_value=self.tokenizer.sep_token_id, pad_value=self.tokenizer.pad_token_id)
-        self.offset_packer = tokenizers.SegmentPacker(
-                sequence_length, start_value=NO_OFFSET, end_value=NO_OFFSET, pad_value=NO_OFFSET)
+        self.tokenizer, self.packer, self.offset_packer = wordpiece_packers(
+                vocabulary, sequence_length, lowercase)
         self.vocabulary = self.tokenizer.get_vocabulary()
         self.sequence_length = sequence_length
         self.lowercase = lowercase
@@ -83,6 +79,18 @@ class BertTextPreprocessor(keras.layers.Layer):
         config.update(vocabulary=self.vocabulary, sequence_length=self.sequence_length,
                       lowercase=self.lowercase)
         return config
+
+
+def wordpiece_packers(vocabulary, sequence_length: int, lowercase: bool = True):
+    """(WordPieceTokenizer, packer of ids `[CLS] a [SEP] (b [SEP])`, packer of offsets with -1
+    on specials and padding): the pieces every BERT preprocessor packs with."""
+    tokenizer = tokenizers.WordPieceTokenizer(vocabulary, lowercase=lowercase)
+    packer = tokenizers.SegmentPacker(sequence_length, start_value=tokenizer.cls_token_id,
+                                      end_value=tokenizer.sep_token_id,
+                                      pad_value=tokenizer.pad_token_id)
+    offset_packer = tokenizers.SegmentPacker(sequence_length, start_value=NO_OFFSET,
+                                             end_value=NO_OFFSET, pad_value=NO_OFFSET)
+    return tokenizer, packer, offset_packer
 
 
 def _segments(inputs) -> List[tf.Tensor]:

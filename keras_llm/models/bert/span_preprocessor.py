@@ -21,10 +21,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_llm import tokenizers
 from keras_llm.models.bert.backbone import INPUT_KEYS
+from keras_llm.models.bert.preprocessor import NO_OFFSET, wordpiece_packers
 
-NO_OFFSET = -1
 OFFSET_KEYS = ("token_starts", "token_ends")
 
 
@@ -44,12 +43,8 @@ class BertSpanPreprocessor(keras.layers.Layer):
                              "tokens and a context token.")
         if doc_stride < 1:
             raise ValueError(f"doc_stride must be >= 1, got {doc_stride}.")
-        self.tokenizer = tokenizers.WordPieceTokenizer(vocabulary, lowercase=lowercase)
-        self.packer = tokenizers.SegmentPacker(
-                sequence_length, start_value=self.tokenizer.cls_token_id,
-                end_value=self.tokenizer.sep_token_id, pad_value=self.tokenizer.pad_token_id)
-        self.offset_packer = tokenizers.SegmentPacker(
-                sequence_length, start_value=NO_OFFSET, end_value=NO_OFFSET, pad_value=NO_OFFSET)
+        self.tokenizer, self.packer, self.offset_packer = wordpiece_packers(
+                vocabulary, sequence_length, lowercase)
         self.vocabulary = self.tokenizer.get_vocabulary()
         self.sequence_length = sequence_length
         self.doc_stride = doc_stride
