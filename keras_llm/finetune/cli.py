@@ -71,6 +71,12 @@ def evaluate(task_class) -> None:
     flags.DEFINE_string("save_logits", None, "With --workdir: save the model's outputs on the "
                         "split as .npy (rows in the split's order), e.g. teacher logits for "
                         "distillation.")
+    flags.DEFINE_string("report", None, "Also write REPORT.json and REPORT.md (e.g. "
+                        "benchmarks/results/NAME): the metrics with this command, the date, the "
+                        "machine, the model's size and the training run's metrics.json.")
+    flags.DEFINE_string("training_workdir", None, "With --saved_model --report: the workdir "
+                        "it was exported from, whose metrics.json (train command, time) the "
+                        "report quotes.")
 
     def main(argv):
         _no_arguments(argv)
@@ -86,6 +92,8 @@ def evaluate(task_class) -> None:
                 import numpy as np  # pylint: disable=import-outside-toplevel
                 np.save(FLAGS.save_logits, task.predict_logits(model, FLAGS.workdir, FLAGS.split))
         print(json.dumps({"split": FLAGS.split, **metrics}, indent=2))
+        if FLAGS.report:
+            _write_report(FLAGS.report, metrics)
 
     cli_utils.run(main)
 
@@ -129,6 +137,39 @@ def predict(task_class, default_saved_model: str) -> None:
             print(json.dumps({"text": text, **record}, ensure_ascii=False))
 
     cli_utils.run(main)
+
+
+def _write_report(prefix: str, metrics: dict) -> None:
+    """PREFIX.json + PREFIX.md: metrics, exact command, UTC date, machine, training run."""
+    import datetime  # pylint: disable=import-outside-toplevel
+    from keras_llm.finetune import loop  # pylint: disable=import-outside-toplevel
+    from keras_llm.utils.machine import machine_info  # pylint: disable=import-outside-toplevel
+    source = pathlib.Path(FLAGS.saved_model or FLAGS.workdir)
+    training = pathlib.Path(FLAGS.training_workdir or FLAGS.workdir or "")
+    training_file = training / loop.METRICS_FILE
+    report = {
+            "command": " ".join([_program()] + sys.argv[1:]),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine_info(), "split": FLAGS.split, "metrics": metrics,
+            "evaluated": str(source), "through": "SavedModel serving_default on raw text"
+            if FLAGS.saved_model else "Keras model, host preprocessing",
+            "size_mb": round(sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+                             / 2**20, 2) if FLAGS.saved_model else None,
+            "training": json.loads(training_file.read_text()) if training_file.is_file() else None}
+    prefix = pathlib.Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    prefix.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [f"# {prefix.name}: {FLAGS.split} split", "", f"Date: {report['date']}  ",
+             f"Machine: {report['machine']}  ", f"Command: `{report['command']}`", "",
+             f"Evaluated: `{report['evaluated']}` ({report['through']}"
+             + (f", {report['size_mb']} MB on disk)" if report["size_mb"] is not None else ")"),
+             "", "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in metrics.items()]
+    if report["training"]:
+        lines += ["", f"Trained by: `{report['training'].get('command', 'not recorded')}` "
+                      f"({report['training'].get('train_steps')} steps, "
+                      f"{report['training'].get('train_seconds')} s)"]
+    prefix.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
 def _no_arguments(argv):
