@@ -87,10 +87,13 @@ def evaluate(task_class) -> None:
             metrics = task.evaluate_saved_model(FLAGS.saved_model, FLAGS.split)
         else:
             task, model = load_workdir(task_class, FLAGS.workdir)
-            metrics = task.evaluate(model, FLAGS.workdir, FLAGS.split)
-            if FLAGS.save_logits:
+            if FLAGS.save_logits:  # one pass: the saved outputs are the ones scored
                 import numpy as np  # pylint: disable=import-outside-toplevel
-                np.save(FLAGS.save_logits, task.predict_logits(model, FLAGS.workdir, FLAGS.split))
+                logits = task.predict_logits(model, FLAGS.workdir, FLAGS.split)
+                np.save(FLAGS.save_logits, logits)
+                metrics = task.score(logits, FLAGS.split)
+            else:
+                metrics = task.evaluate(model, FLAGS.workdir, FLAGS.split)
         print(json.dumps({"split": FLAGS.split, **metrics}, indent=2))
         if FLAGS.report:
             _write_report(FLAGS.report, metrics)

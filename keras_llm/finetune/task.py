@@ -54,7 +54,16 @@ class FinetuneTask:
         return None
 
     def evaluate(self, model, workdir, split: str = "dev") -> dict:
-        """The task's standard metric(s) on `split`; {} when nothing was measured."""
+        """The task's standard metric(s) on `split`; {} when nothing was measured.
+        Default: `score(predict_logits(...))`; tasks whose metric needs more override it."""
+        return self.score(self.predict_logits(model, workdir, split), split)
+
+    def predict_logits(self, model, workdir, split: str):
+        """The model's outputs for every example of `split`, in the split's order."""
+        raise NotImplementedError
+
+    def score(self, logits, split: str) -> dict:
+        """The metric(s) of `predict_logits`' outputs on `split`; {} for no examples."""
         raise NotImplementedError
 
     def export_module(self, model, workdir):
