@@ -8,6 +8,9 @@ index 0 holds keys, index 1 values. It is updated with a dynamic slice write at
 `cache_index`, so the cached path has no Python-side state and traces in a
 `tf.function` / `tf.while_loop` and under XLA (`jit_compile=True`).
 
+Cross-attention keys/values depend only on the encoder output, so a decoder computes them
+once per source with `compute_key_value` and passes them back as `key_value` at every step.
+
 Masks are applied as an additive float bias; backbones build it once per forward pass
 (`masks.attention_bias`) and pass it to every block.
 """
@@ -26,7 +29,7 @@ class MultiHeadAttention(keras.layers.Layer):
     plain matrices (see `keras_llm/models/bert/backbone.py`).
 
     Call: `layer(query, value=None, attention_mask=None, cache=None,
-    cache_index=None, training=None, attention_bias=None)`.
+    cache_index=None, training=None, attention_bias=None, key_value=None)`.
       query: (B, T, M). value: (B, S, M); None means self-attention.
       attention_mask: (B, T, S) bool/int, 1 = may attend. None = attend everywhere.
       attention_bias: float additive bias broadcastable to (B, H, T, S), e.g. the
@@ -35,6 +38,8 @@ class MultiHeadAttention(keras.layers.Layer):
       cache: (B, 2, S_max, H, D) or None. With a cache, the new keys/values of the
         T query positions are written at `cache_index` and attention runs over the
         whole S_max cache (the caller's mask must hide unwritten slots).
+      key_value: (B, 2, S, H, D) keys/values from `compute_key_value(value)`, used as
+        they are (no projection); `value` is then ignored.
     Returns (B, T, M), or ((B, T, M), new_cache) when a cache is given.
     """
 
@@ -80,12 +85,19 @@ class MultiHeadAttention(keras.layers.Layer):
         shape = ops.shape(x)
         return ops.reshape(x, (shape[0], shape[1], self.num_heads, self.key_dim))  # (B, S, H, D)
 
-    def call(self, query, value=None, attention_mask=None, cache=None, cache_index=None,
-             training=None, attention_bias=None):
-        value = query if value is None else value
-        q = self._split_heads(self.query_dense(query))  # (B, T, H, D)
+    def compute_key_value(self, value):
+        """(B, S, M) -> projected keys and values (B, 2, S, H, D) for `key_value`."""
         k = self._split_heads(self.key_dense(value))  # (B, S, H, D)
         v = self._split_heads(self.value_dense(value))  # (B, S, H, D)
+        return ops.stack([k, v], axis=1)
+
+    def call(self, query, value=None, attention_mask=None, cache=None, cache_index=None,
+             training=None, attention_bias=None, key_value=None):
+        q = self._split_heads(self.query_dense(query))  # (B, T, H, D)
+        if key_value is None:
+            key_value = self.compute_key_value(query if value is None else value)
+        key_value = ops.cast(key_value, q.dtype)
+        k, v = key_value[:, 0], key_value[:, 1]  # (B, S, H, D)
         if cache is not None:
             if cache_index is None:
                 raise ValueError("`cache_index` is required when `cache` is given.")

@@ -5,7 +5,10 @@
   segment (token type) embeddings.
 - `PositionEmbedding`: learned absolute positions, (B, T, D) -> (B, T, D) position vectors.
 - `SinusoidalPositionEmbedding`: fixed sin/cos positions, same call signature.
-Both position layers take `start_index` so cached decoding can embed position t alone.
+- `PositionIds`: padding mask (B, T) -> per-row position ids (B, T) that count real tokens
+  only, so a left- or right-padded row gets the positions it would have alone.
+Both position layers take `start_index` (one offset for the batch) or `position_ids` (B, T)
+(per row, as cached decoding of prompts of different lengths needs).
 """
 import math
 
@@ -50,7 +53,8 @@ class PositionEmbedding(keras.layers.Layer):
     """Learned absolute position embeddings: a (max_sequence_length, D) table.
 
     Call on (B, T, D) hidden states (only the shape is used); returns (B, T, D)
-    rows `start_index ... start_index + T - 1` of the table.
+    rows `start_index ... start_index + T - 1` of the table, or the rows `position_ids`
+    (B, T) when given.
     """
 
     def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
@@ -66,16 +70,18 @@ class PositionEmbedding(keras.layers.Layer):
             initializer=self.initializer, trainable=True)
         self.built = True
 
-    def call(self, inputs, start_index=0):
+    def call(self, inputs, start_index=0, position_ids=None):
         shape = ops.shape(inputs)
         _check_length(inputs.shape[1], self.sequence_length, self.name)
         table = ops.cast(self.position_embeddings, self.compute_dtype)
+        if position_ids is not None:
+            return ops.take(table, ops.cast(position_ids, "int32"), axis=0)  # (B, T, D)
         rows = ops.slice(table, (ops.cast(start_index, "int32"), 0),
                          (shape[1], ops.shape(table)[1]))  # (T, D)
         return ops.broadcast_to(rows[None], (shape[0], shape[1], ops.shape(table)[1]))
 
-    def compute_output_shape(self, inputs_shape):
-        return inputs_shape
+    def compute_output_spec(self, inputs, start_index=0, position_ids=None):
+        return keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()
@@ -91,32 +97,58 @@ class SinusoidalPositionEmbedding(keras.layers.Layer):
     """Fixed sinusoidal positions ("Attention is all you need"), no weights.
 
     Even channels hold sin(pos / max_wavelength^(2i/D)), odd channels the cos.
-    Call on (B, T, D); returns (B, T, D) for positions start_index ... + T - 1.
+    Call on (B, T, D); returns (B, T, D) for positions start_index ... + T - 1, or for
+    `position_ids` (B, T) when given.
     """
 
     def __init__(self, max_wavelength=10000, **kwargs):
         super().__init__(**kwargs)
         self.max_wavelength = max_wavelength
 
-    def call(self, inputs, start_index=0):
+    def call(self, inputs, start_index=0, position_ids=None):
         shape = ops.shape(inputs)
         width = inputs.shape[-1]
         if width is None or width % 2:
             raise ValueError(f"{self.name}: the last dimension must be a known even "
                              f"number, got {width}.")
-        positions = ops.cast(ops.arange(shape[1]) + ops.cast(start_index, "int32"), "float32")
+        if position_ids is None:
+            position_ids = (ops.arange(shape[1], dtype="int32")
+                            + ops.cast(start_index, "int32"))[None]  # (1, T)
+        positions = ops.cast(position_ids, "float32")
         exponent = ops.arange(0, width, 2, dtype="float32") / float(width)
         freqs = ops.exp(-math.log(self.max_wavelength) * exponent)  # (D/2,)
-        angles = positions[:, None] * freqs[None, :]  # (T, D/2)
-        table = ops.reshape(ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1),
-                            (shape[1], width))  # (T, D) interleaved sin/cos
+        angles = positions[..., None] * freqs  # (B or 1, T, D/2)
+        table = ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1)  # (B or 1, T, D/2, 2)
+        table = ops.reshape(table, (ops.shape(angles)[0], shape[1], width))  # interleaved
         table = ops.cast(table, self.compute_dtype)
-        return ops.broadcast_to(table[None], (shape[0], shape[1], width))
+        return ops.broadcast_to(table, (shape[0], shape[1], width))
 
-    def compute_output_shape(self, inputs_shape):
-        return inputs_shape
+    def compute_output_spec(self, inputs, start_index=0, position_ids=None):
+        return keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()
         config.update({"max_wavelength": self.max_wavelength})
         return config
+
+
+def position_ids(padding_mask):
+    """(B, T) padding mask (1 = real token) -> (B, T) int32 positions counting real tokens.
+
+    Row [0, 0, 1, 1, 1] (left padded) gets [0, 0, 0, 1, 2], row [1, 1, 0, 1] gets
+    [0, 1, 1, 2]: each real token sits at the position it has in the unpadded row. Padded
+    slots repeat a neighbouring position; their outputs are hidden by the attention mask.
+    """
+    counts = ops.cumsum(ops.cast(padding_mask, "int32"), axis=1)
+    return ops.maximum(counts - 1, 0)
+
+
+@keras.saving.register_keras_serializable(package="keras_llm")
+class PositionIds(keras.layers.Layer):
+    """Layer form of `position_ids` for functional backbones: (B, T) mask -> (B, T) int32."""
+
+    def call(self, padding_mask):
+        return position_ids(padding_mask)
+
+    def compute_output_spec(self, padding_mask):
+        return keras.KerasTensor(padding_mask.shape, dtype="int32")

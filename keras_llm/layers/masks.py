@@ -60,6 +60,21 @@ def attention_bias(padding_mask=None, query_length=None, causal=False):
     return ops.where(allowed, ops.zeros((), "float32"), ops.full((), _HIDDEN, "float32"))
 
 
+def cache_attention_bias(cache_mask, cache_index, query_length):
+    """Additive bias (B, 1, T, S_max) of T queries written at cache slots cache_index...
+
+    cache_mask: (B, S_max) 1 where a cache slot holds a real token (padding and unwritten
+    slots are 0). Query i (slot cache_index + i) sees slot j iff j <= cache_index + i and
+    cache_mask[b, j] is 1, so each row attends to its own real tokens only.
+    """
+    rows = ops.arange(query_length, dtype="int32")[:, None] + ops.cast(cache_index, "int32")
+    cols = ops.arange(ops.shape(cache_mask)[1], dtype="int32")[None, :]
+    causal = (cols <= rows)[None, None]  # (1, 1, T, S_max)
+    real = ops.cast(cache_mask, "bool")[:, None, None, :]  # (B, 1, 1, S_max)
+    allowed = ops.logical_and(causal, real)
+    return ops.where(allowed, ops.zeros((), "float32"), ops.full((), _HIDDEN, "float32"))
+
+
 def attention_bias_from_mask(attention_mask):
     """(B, T, S) bool/int mask (1 = may attend) -> (B, 1, T, S) float32 additive bias."""
     allowed = ops.cast(attention_mask, "bool")[:, None, :, :]

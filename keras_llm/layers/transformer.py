@@ -142,12 +142,22 @@ class TransformerDecoderBlock(_BlockBase):
     Call: `block(decoder_sequence (B, T, M), encoder_sequence=None (B, S, M),
     decoder_padding_mask=None (B, T), encoder_padding_mask=None (B, S),
     self_attention_cache=None (B, 2, T_max, H, D), cache_index=None,
-    self_attention_bias=None)`. `self_attention_bias` (float, broadcastable to
-    (B, H, T, T), see `masks.attention_bias(..., causal=True)`) replaces the causal +
-    padding mask the block would otherwise build itself (the backbone builds it once).
-    Returns (B, T, M), or ((B, T, M), new_cache) when a cache is given. With a
-    cache, query i sits at absolute position cache_index + i and sees cache slots
-    0 .. cache_index + i only, so unwritten (zero) slots never leak in.
+    self_attention_bias=None, cross_attention_cache=None (B, 2, S, H, D),
+    cross_attention_bias=None)`.
+
+    `self_attention_bias` (float, broadcastable to (B, H, T, T), see
+    `masks.attention_bias(..., causal=True)`, or (B, 1, T, T_max) from
+    `masks.cache_attention_bias` with a cache) replaces the causal + padding mask the
+    block would otherwise build itself (the backbone builds it once for all blocks).
+    With a cache and no bias, query i sits at slot cache_index + i and sees slots
+    0 .. cache_index + i, so unwritten (zero) slots never leak in; padding inside the
+    cache then needs the bias (a per-row cache mask, see `layers/kv_cache.py`).
+
+    Cross-attention: `cross_attention_cache` holds the encoder keys/values from
+    `compute_cross_attention_cache(encoder_sequence)`, computed once per source instead of
+    at every decoding step; `cross_attention_bias` (B, 1, 1, S) from
+    `masks.attention_bias(encoder_padding_mask)` replaces `encoder_padding_mask`.
+    Returns (B, T, M), or ((B, T, M), new_cache) when a self-attention cache is given.
     """
 
     def __init__(self, num_heads, intermediate_dim, use_cross_attention=False, **kwargs):
@@ -174,28 +184,34 @@ class TransformerDecoderBlock(_BlockBase):
 
     def call(self, decoder_sequence, encoder_sequence=None, decoder_padding_mask=None,
              encoder_padding_mask=None, self_attention_cache=None, cache_index=None,
-             training=None, self_attention_bias=None):
-        if self.use_cross_attention and encoder_sequence is None:
-            raise ValueError(f"{self.name}: use_cross_attention=True needs `encoder_sequence`.")
+             training=None, self_attention_bias=None, cross_attention_cache=None,
+             cross_attention_bias=None):
+        if (self.use_cross_attention and encoder_sequence is None
+                and cross_attention_cache is None):
+            raise ValueError(f"{self.name}: use_cross_attention=True needs `encoder_sequence` "
+                             "or `cross_attention_cache`.")
         x = decoder_sequence
         new_cache = []
 
         def self_attend(h):
-            if self_attention_cache is None and self_attention_bias is not None:
-                return self.self_attention(h, attention_bias=self_attention_bias,
-                                           training=training)
-            mask = self._self_attention_mask(h, decoder_padding_mask, self_attention_cache,
-                                             cache_index)
+            bias = self_attention_bias
+            mask = None
+            if bias is None:
+                mask = self._self_attention_mask(h, decoder_padding_mask, self_attention_cache,
+                                                 cache_index)
             if self_attention_cache is None:
-                return self.self_attention(h, attention_mask=mask, training=training)
-            out, cache = self.self_attention(h, attention_mask=mask, cache=self_attention_cache,
+                return self.self_attention(h, attention_mask=mask, attention_bias=bias,
+                                           training=training)
+            out, cache = self.self_attention(h, attention_mask=mask, attention_bias=bias,
+                                             cache=self_attention_cache,
                                              cache_index=cache_index, training=training)
             new_cache.append(cache)
             return out
         x = self._residual(x, self_attend, self.self_attention_layer_norm,
                            self.self_attention_dropout, training)
         if self.use_cross_attention:
-            x = self._cross_attend(x, encoder_sequence, encoder_padding_mask, training)
+            x = self._cross_attend(x, encoder_sequence, encoder_padding_mask, training,
+                                   cross_attention_cache, cross_attention_bias)
         x = self._feedforward(x, training)
         if self_attention_cache is not None:
             return x, new_cache[0]
@@ -209,15 +225,25 @@ class TransformerDecoderBlock(_BlockBase):
             return masks.merge_masks(causal, pad)
         if cache_index is None:
             raise ValueError(f"{self.name}: `cache_index` is required with a cache.")
+        if padding_mask is not None:
+            raise ValueError(f"{self.name}: with a cache, pass padding as "
+                             "`self_attention_bias` (masks.cache_attention_bias of the "
+                             "per-row cache mask), not `decoder_padding_mask`.")
         return masks.causal_attention_mask(batch, length, ops.shape(cache)[2], cache_index)
 
-    def _cross_attend(self, x, encoder_sequence, encoder_padding_mask, training):
+    def compute_cross_attention_cache(self, encoder_sequence):
+        """(B, S, M) encoder output -> cross-attention keys/values (B, 2, S, H, D)."""
+        return self.cross_attention.compute_key_value(encoder_sequence)
+
+    def _cross_attend(self, x, encoder_sequence, encoder_padding_mask, training,
+                      key_value=None, bias=None):
         mask = None
-        if encoder_padding_mask is not None:
+        if bias is None and encoder_padding_mask is not None:
             mask = masks.padding_attention_mask(encoder_padding_mask, ops.shape(x)[1])
 
         def attend(h):
             return self.cross_attention(h, encoder_sequence, attention_mask=mask,
+                                        attention_bias=bias, key_value=key_value,
                                         training=training)
         return self._residual(x, attend, self.cross_attention_layer_norm,
                               self.cross_attention_dropout, training)

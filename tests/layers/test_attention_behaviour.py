@@ -95,3 +95,28 @@ def test_tied_reverse_embedding():
     h = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")
     logits = layer(h, reverse=True).numpy()
     np.testing.assert_allclose(logits, h @ layer.embeddings.numpy().T, atol=1e-5)
+
+
+def test_position_ids_count_real_tokens():
+    from keras_llm.layers.embeddings import position_ids
+    mask = np.array([[0, 0, 1, 1, 1], [1, 1, 0, 1, 0]], "int32")
+    np.testing.assert_array_equal(position_ids(mask).numpy(), [[0, 0, 0, 1, 2],
+                                                               [0, 1, 1, 2, 2]])
+
+
+def test_position_embedding_position_ids_per_row():
+    for layer in (layers.PositionEmbedding(sequence_length=8),
+                  layers.SinusoidalPositionEmbedding()):
+        full = layer(np.zeros((1, 8, 4), "float32")).numpy()[0]
+        ids = np.array([[0, 0, 1], [5, 6, 7]], "int32")
+        out = layer(np.zeros((2, 3, 4), "float32"), position_ids=ids).numpy()
+        np.testing.assert_allclose(out, full[ids], atol=1e-6)
+
+
+def test_cache_attention_bias_values():
+    cache_mask = np.array([[0, 1, 1, 1, 0, 0], [1, 1, 0, 1, 0, 0]], "int32")
+    bias = masks.cache_attention_bias(cache_mask, 2, 2).numpy()  # queries at slots 2, 3
+    assert bias.shape == (2, 1, 2, 6)
+    allowed = bias[:, 0] == 0.0
+    np.testing.assert_array_equal(allowed[0], [[0, 1, 1, 0, 0, 0], [0, 1, 1, 1, 0, 0]])
+    np.testing.assert_array_equal(allowed[1], [[1, 1, 0, 0, 0, 0], [1, 1, 0, 1, 0, 0]])

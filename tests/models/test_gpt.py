@@ -179,3 +179,75 @@ def test_fit_learns_copy_task():
     losses = history.history["loss"]
     # Chance on the copied half is ln(17) ~ 2.8 per token (x 5/10 weight share).
     assert losses[-1] < 0.3 * losses[0], losses
+
+
+# Mixed-length batches: rows of lengths 5, 2 and 7 padded to 7 on the left or the right.
+LENGTHS = (5, 2, 7)
+
+
+def _padded(rows, side):
+    width = max(len(row) for row in rows)
+    ids, mask = np.zeros((len(rows), width), "int32"), np.zeros((len(rows), width), "int32")
+    for i, row in enumerate(rows):
+        span = slice(width - len(row), width) if side == "left" else slice(0, len(row))
+        ids[i, span], mask[i, span] = row, 1
+    return ids, mask
+
+
+def _rows(seed=3):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(1, V, n).astype("int32") for n in LENGTHS]
+
+
+def _alone(lm, row):
+    """Logits (T, V) of one unpadded row run by itself, full forward without cache."""
+    return lm({"token_ids": row[None], "padding_mask": np.ones((1, len(row)), "int32")})[0]
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_full_forward_padded_rows_match_rows_alone(side):
+    lm = models.GptCausalLM(_backbone())
+    rows = _rows()
+    ids, mask = _padded(rows, side)
+    logits = lm({"token_ids": ids, "padding_mask": mask}).numpy()
+    for i, row in enumerate(rows):
+        np.testing.assert_allclose(logits[i][mask[i] == 1], _alone(lm, row), atol=1e-5)
+
+
+@pytest.mark.parametrize("side,jit_compile", [
+    ("left", False), ("right", False), ("left", True)])
+def test_cached_mixed_length_batch_matches_rows_alone(side, jit_compile):
+    """Prefill a padded batch, then feed 3 new tokens one at a time: every row's logits
+    equal its own uncached forward pass over prompt + new tokens."""
+    lm = models.GptCausalLM(_backbone())
+    rows = _rows()
+    ids, mask = _padded(rows, side)
+    new = np.random.default_rng(4).integers(1, V, (len(rows), 3)).astype("int32")
+    step = lm.call_with_cache
+    if jit_compile:
+        step = tf.function(lm.call_with_cache, jit_compile=True)
+    cache = lm.init_cache(len(rows), 16)
+    logits, cache = step(ids, cache, tf.constant(0), tf.constant(mask))
+    pieces = [logits.numpy()]
+    width = ids.shape[1]
+    for j in range(new.shape[1]):
+        logits, cache = step(new[:, j:j + 1], cache, tf.constant(width + j),
+                             tf.ones((len(rows), 1), tf.int32))
+        pieces.append(logits.numpy())
+    cached = np.concatenate(pieces, axis=1)  # (B, width + 3, V)
+    real = np.concatenate([mask, np.ones_like(new)], axis=1) == 1
+    np.testing.assert_array_equal(cache["padding_mask"].numpy()[:, :width + 3], real)
+    for i, row in enumerate(rows):
+        expected = _alone(lm, np.concatenate([row, new[i]]))
+        np.testing.assert_allclose(cached[i][real[i]], expected, atol=1e-5)
+
+
+def test_cache_is_fixed_shape_dict():
+    lm = models.GptCausalLM(_backbone())
+    cache = lm.init_cache(3, 8)
+    assert cache["key_value"].shape == (3, 2, 2, 8, 4, 16)
+    assert cache["padding_mask"].shape == (3, 8)
+    _, new_cache = lm.call_with_cache(np.ones((3, 2), "int32"), cache, 0)
+    assert {k: v.shape for k, v in new_cache.items()} == {k: v.shape for k, v in cache.items()}
+    with pytest.raises(ValueError, match="init_cache"):
+        lm.call_with_cache(np.ones((3, 1), "int32"), cache["key_value"], 0)

@@ -4,14 +4,19 @@ L layers, H heads, K head dim (= D / H), T_max cache length.
 Token + learned position embeddings, dropout, `num_layers` pre-LN causal decoder
 blocks (tanh GELU, as GPT-2), final LayerNorm.
 
-KV cache: one fixed-shape tensor (B, L, 2, T_max, H, K) (see `init_cache`), so cached
-decoding is a pure function `(token_ids, cache, index) -> (hidden, cache)` that traces
-in `tf.function`/`tf.while_loop` and compiles with XLA.
+Positions count each row's real tokens (`layers.PositionIds`), so a left- or right-padded
+row gets the outputs it would have alone, with and without the cache.
+
+KV cache: a dict of fixed-shape tensors, key/values (B, L, 2, T_max, H, K) and a per-row
+mask of real slots (B, T_max) (see `layers/kv_cache.py`), so cached decoding is a pure
+function `(token_ids, cache, index) -> (hidden, cache)` that traces in
+`tf.function`/`tf.while_loop` and compiles with XLA.
 """
 import keras
 from keras import ops
 
 from keras_llm import layers as llm_layers
+from keras_llm.layers import kv_cache
 from keras_llm.models.backbone_base import Backbone
 from keras_llm.models.validation import check_heads
 
@@ -49,7 +54,8 @@ class GptBackbone(Backbone):
         inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key)
                   for key in INPUT_KEYS}
         tokens = token_embedding(inputs["token_ids"])  # (B, T, D)
-        x = embeddings_dropout(tokens + position_embedding(tokens))
+        positions = llm_layers.PositionIds(name="position_ids")(inputs["padding_mask"])
+        x = embeddings_dropout(tokens + position_embedding(tokens, position_ids=positions))
         # One additive causal + padding bias (B, 1, T, T) shared by all blocks.
         bias = llm_layers.masks.AttentionBias(causal=True, name="attention_bias")(
             inputs["padding_mask"])
@@ -72,31 +78,40 @@ class GptBackbone(Backbone):
         self.final_layer_norm = layer_norm
 
     def init_cache(self, batch_size, max_length):
-        """Zero cache (B, L, 2, T_max, H, K) in the compute dtype."""
+        """Empty cache: {"key_value": (B, L, 2, T_max, H, K) zeros in the compute dtype,
+        "padding_mask": (B, T_max) int32 zeros}."""
         if isinstance(max_length, int) and max_length > self.max_sequence_length:
             raise ValueError(f"max_length={max_length} exceeds max_sequence_length="
                              f"{self.max_sequence_length}.")
-        head_dim = self.hidden_dim // self.num_heads
-        shape = (batch_size, self.num_layers, 2, max_length, self.num_heads, head_dim)
-        return ops.zeros(shape, dtype=self.token_embedding.compute_dtype)
+        return kv_cache.init_cache(batch_size, self.num_layers, max_length, self.num_heads,
+                                   self.hidden_dim // self.num_heads,
+                                   self.token_embedding.compute_dtype)
 
-    def call_with_cache(self, token_ids, cache, cache_index):
-        """Runs tokens (B, t) at positions cache_index .. cache_index + t - 1.
+    def call_with_cache(self, token_ids, cache, cache_index, padding_mask=None):
+        """Runs tokens (B, t) written at cache slots cache_index .. cache_index + t - 1.
 
+        padding_mask (B, t), 1 = real token (default: all real). Padded tokens are written
+        but never attended to, and positions count each row's real tokens, so rows of a
+        left- or right-padded batch match their unpadded forward pass.
         Returns (sequence_output (B, t, D), updated cache). Inference only (no dropout).
         """
         token_ids = ops.convert_to_tensor(token_ids)
         if len(token_ids.shape) != 2:
             raise ValueError(f"token_ids must have rank 2 (batch, length), got shape "
                              f"{tuple(token_ids.shape)}.")
-        if len(cache.shape) != 6:
-            raise ValueError(f"cache must have shape (B, L, 2, T_max, H, K), got "
-                             f"{tuple(cache.shape)}; build it with init_cache().")
+        kv_cache.check_cache(cache, self.num_layers)
+        if padding_mask is None:
+            padding_mask = ops.ones_like(token_ids)
+        cache_mask, positions, bias = kv_cache.advance(cache["padding_mask"], padding_mask,
+                                                       cache_index)
         tokens = self.token_embedding(token_ids)
-        x = tokens + self.position_embedding(tokens, start_index=cache_index)
+        x = tokens + self.position_embedding(tokens, position_ids=positions)
+        key_values = cache["key_value"]
         layer_caches = []
         for i, block in enumerate(self.transformer_layers):
-            x, layer_cache = block(x, self_attention_cache=cache[:, i],
-                                   cache_index=cache_index, training=False)
+            x, layer_cache = block(x, self_attention_cache=key_values[:, i],
+                                   cache_index=cache_index, self_attention_bias=bias,
+                                   training=False)
             layer_caches.append(layer_cache)
-        return self.final_layer_norm(x), ops.stack(layer_caches, axis=1)
+        new_cache = {"key_value": ops.stack(layer_caches, axis=1), "padding_mask": cache_mask}
+        return self.final_layer_norm(x), new_cache

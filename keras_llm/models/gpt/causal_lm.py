@@ -4,10 +4,11 @@ Shapes: B batch, T length, V vocabulary, T_max cache length.
 `call_with_cache` is the t5x-style `next_fn(tokens, cache, index) -> (logits, cache)`
 used by samplers; prefill with the prompt, then feed one token at a time.
 
-Batched prompts of unequal length: right-pad them, prefill only the shortest prompt
-length, then step through the remaining positions feeding the prompt token where the
-padding mask is 1 and the sampled token elsewhere; feeding position i rewrites cache
-slot i, so padding never enters the cache. The cache index is shared by the batch.
+Batched prompts of unequal length: pad them (left or right) to one length, prefill with
+their padding mask, then feed new tokens at the next slots. The cache keeps a per-row mask
+of real slots: padding is never attended to and each row's positions count its own real
+tokens, so every row gets the logits it would get alone. The slot index is shared by the
+batch; `keras_llm.samplers` left-pads so that all rows continue at the same slot.
 """
 import keras
 
@@ -28,10 +29,12 @@ class GptCausalLM(Task):
         self.backbone = backbone
 
     def init_cache(self, batch_size, max_length):
-        """Zero KV cache (B, L, 2, T_max, H, K) for `call_with_cache`."""
+        """Empty cache for `call_with_cache` (see `GptBackbone.init_cache`)."""
         return self.backbone.init_cache(batch_size, max_length)
 
-    def call_with_cache(self, token_ids, cache, cache_index):
-        """token_ids (B, t) at positions cache_index.. -> (logits (B, t, V), new cache)."""
-        hidden, cache = self.backbone.call_with_cache(token_ids, cache, cache_index)
+    def call_with_cache(self, token_ids, cache, cache_index, padding_mask=None):
+        """token_ids (B, t) at cache slots cache_index.., padding_mask (B, t) or None
+        -> (logits (B, t, V), new cache)."""
+        hidden, cache = self.backbone.call_with_cache(token_ids, cache, cache_index,
+                                                      padding_mask)
         return self.backbone.token_embedding(hidden, reverse=True), cache
