@@ -83,27 +83,67 @@ def test_masks_hide_padding_and_future():
                                b["decoder_sequence_output"][:, :8], atol=1e-5)
 
 
+def _decode_cached(next_fn, ids, mask, cache, prefill):
+    """Prefill `prefill` decoder tokens, then one token per step; logits (B, T, V)."""
+    logits, cache = next_fn(ids[:, :prefill], cache, tf.constant(0),
+                            tf.constant(mask[:, :prefill]))
+    pieces = [logits.numpy()]
+    for i in range(prefill, ids.shape[1]):
+        logits, cache = next_fn(ids[:, i:i + 1], cache, tf.constant(i),
+                                tf.constant(mask[:, i:i + 1]))
+        pieces.append(logits.numpy())
+    return np.concatenate(pieces, axis=1), cache
+
+
 @pytest.mark.parametrize("jit_compile", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_cached_decoder_matches_full_forward(jit_compile):
+    """Source row 1 and decoder row 1 are padded (left for the decoder): every real
+    position of the cached decoding equals the full forward pass."""
     lm = models.Seq2SeqLM(_backbone())
     inputs = _inputs()
-    inputs["decoder_padding_mask"] = np.ones_like(inputs["decoder_padding_mask"])
+    dec_ids, dec_mask = inputs["decoder_token_ids"].copy(), np.ones((B, T), "int32")
+    dec_ids[1] = np.roll(dec_ids[1], 3)  # row 1: 3 pads on the left, then 6 real tokens
+    dec_mask[1, :3] = 0
+    inputs.update(decoder_token_ids=dec_ids, decoder_padding_mask=dec_mask)
     full = lm(inputs).numpy()
     encoded = lm.encode(inputs["encoder_token_ids"], inputs["encoder_padding_mask"])
-    mask = inputs["encoder_padding_mask"]
-
-    def next_fn(tokens, cache, index):  # t5x-style (tokens, cache, index) -> (logits, cache)
-        return lm.call_with_cache(tokens, cache, index, encoded, mask)
+    next_fn = lm.call_with_cache  # t5x-style (tokens, cache, index) -> (logits, cache)
     if jit_compile:
-        next_fn = tf.function(next_fn, jit_compile=True)
+        next_fn = tf.function(lm.call_with_cache, jit_compile=True)
+    cache = lm.init_cache(encoded, inputs["encoder_padding_mask"], 12)
+    cached, _ = _decode_cached(next_fn, dec_ids, dec_mask, cache, prefill=4)
+    real = dec_mask == 1
+    np.testing.assert_allclose(cached[real], full[real], atol=1e-5)
+    # Row 1 alone, unpadded, gives the same logits.
+    alone = dict({k: v[1:] for k, v in inputs.items()}, decoder_token_ids=dec_ids[1:, 3:],
+                 decoder_padding_mask=dec_mask[1:, 3:])
+    np.testing.assert_allclose(cached[1][real[1]], lm(alone).numpy()[0], atol=1e-5)
+
+
+def test_cross_attention_keys_values_computed_once_per_source():
+    lm = models.Seq2SeqLM(_backbone())
+    inputs = _inputs()
+    calls = []
+    for block in lm.backbone.decoder_layers:
+        for dense in (block.cross_attention.key_dense, block.cross_attention.value_dense):
+            original = dense.call
+
+            def counted(*args, _original=original, **kwargs):
+                calls.append(1)
+                return _original(*args, **kwargs)
+            dense.call = counted
+    encoded = lm.encode(inputs["encoder_token_ids"], inputs["encoder_padding_mask"])
+    cache = lm.init_cache(encoded, inputs["encoder_padding_mask"], 12)
+    assert len(calls) == 2 * 2  # keys and values of 2 decoder layers, once
+    assert cache["cross_key_value"].shape == (B, 2, 2, S, 4, 16)  # (B, L, 2, S, H, K)
+    assert cache["cross_attention_bias"].shape == (B, 1, 1, S)
     ids = inputs["decoder_token_ids"]
-    cache = lm.init_cache(B, 12)
-    logits, cache = next_fn(ids[:, :3], cache, tf.constant(0))
-    pieces = [logits.numpy()]
-    for i in range(3, T):
-        logits, cache = next_fn(ids[:, i:i + 1], cache, tf.constant(i))
-        pieces.append(logits.numpy())
-    np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, atol=1e-5)
+    for i in range(5):
+        _, cache = lm.call_with_cache(ids[:, i:i + 1], cache, i)
+    assert len(calls) == 4  # decoding steps reuse the projected keys/values
+    without_source = {k: v for k, v in cache.items() if k != "cross_key_value"}
+    with pytest.raises(ValueError, match="cross_key_value"):
+        lm.call_with_cache(ids[:, :1], without_source, 0)
 
 
 @pytest.mark.parametrize("key", ["encoder_padding_mask", "decoder_token_ids"])

@@ -5,14 +5,22 @@ One token embedding shared by encoder, decoder and (in Seq2SeqLM) the output
 projection; learned absolute positions per side; pre-LN blocks with a final
 LayerNorm on each side. The decoder has causal self-attention and cross-attention.
 
-Cached decoding: `encode()` once, `init_cache()`, then `call_with_cache()` per step;
-the cache is one fixed-shape tensor (B, L, 2, T_max, H, K) of self-attention keys and
-values (cross-attention keys/values are recomputed from the encoder output).
+Masks are built once per forward pass as additive biases: the source padding bias
+(B, 1, 1, S) serves the encoder self-attention and every decoder cross-attention. Positions
+count each row's real tokens on both sides (`layers.PositionIds`).
+
+Cached decoding: `encode()` once, `init_cache(encoder_output, encoder_padding_mask,
+T_max)`, then `call_with_cache()` per step. The cache is a dict of fixed-shape tensors,
+batch first: the decoder self-attention "key_value" (B, L, 2, T_max, H, K) and
+"padding_mask" (B, T_max) (see `layers/kv_cache.py`), plus the cross-attention
+"cross_key_value" (B, L, 2, S, H, K) and "cross_attention_bias" (B, 1, 1, S), projected
+and built once per source in `init_cache`, never at a decoding step.
 """
 import keras
 from keras import ops
 
 from keras_llm import layers as llm_layers
+from keras_llm.layers import kv_cache
 from keras_llm.models.backbone_base import Backbone
 from keras_llm.models.validation import check_heads
 
@@ -55,9 +63,11 @@ class Seq2SeqBackbone(Backbone):
                           layer_norm_epsilon)
         inputs = {key: keras.Input(shape=(None,), dtype="int32", name=key)
                   for key in INPUT_KEYS}
-        encoded = self._encode(inputs["encoder_token_ids"], inputs["encoder_padding_mask"])
+        source_bias = self._layer_dict["source_attention_bias"](inputs["encoder_padding_mask"])
+        encoded = self._encode(inputs["encoder_token_ids"], inputs["encoder_padding_mask"],
+                               source_bias)
         decoded = self._decode(inputs["decoder_token_ids"], inputs["decoder_padding_mask"],
-                               encoded, inputs["encoder_padding_mask"])
+                               encoded, source_bias)
         super().__init__(inputs=inputs, outputs={"encoder_sequence_output": encoded,
                                                  "decoder_sequence_output": decoded},
                          **kwargs)
@@ -83,6 +93,12 @@ class Seq2SeqBackbone(Backbone):
                 max_len, initializer=_init(), name="encoder_position_embedding"),
             "decoder_position_embedding": llm_layers.PositionEmbedding(
                 max_len, initializer=_init(), name="decoder_position_embedding"),
+            "encoder_position_ids": llm_layers.PositionIds(name="encoder_position_ids"),
+            "decoder_position_ids": llm_layers.PositionIds(name="decoder_position_ids"),
+            "source_attention_bias": llm_layers.masks.AttentionBias(
+                name="source_attention_bias"),
+            "decoder_attention_bias": llm_layers.masks.AttentionBias(
+                causal=True, name="decoder_attention_bias"),
             "encoder_embeddings_dropout": keras.layers.Dropout(
                 dropout, name="encoder_embeddings_dropout"),
             "decoder_embeddings_dropout": keras.layers.Dropout(
@@ -95,52 +111,83 @@ class Seq2SeqBackbone(Backbone):
                 epsilon=eps, name="decoder_layer_norm"),
         }
 
-    def _encode(self, token_ids, padding_mask, training=None):
+    def _encode(self, token_ids, padding_mask, source_bias, training=None):
         lay = self._layer_dict
         tokens = lay["token_embedding"](token_ids)  # (B, S, D)
-        x = tokens + lay["encoder_position_embedding"](tokens)
+        positions = lay["encoder_position_ids"](padding_mask)  # (B, S)
+        x = tokens + lay["encoder_position_embedding"](tokens, position_ids=positions)
         x = lay["encoder_embeddings_dropout"](x, training=training)
         for block in lay["encoder_layers"]:
-            x = block(x, padding_mask=padding_mask, training=training)
+            x = block(x, attention_bias=source_bias, training=training)
         return lay["encoder_layer_norm"](x)
 
-    def _decode(self, token_ids, padding_mask, encoded, encoder_padding_mask, training=None):
+    def _decode(self, token_ids, padding_mask, encoded, source_bias, training=None):
         lay = self._layer_dict
         tokens = lay["token_embedding"](token_ids)  # (B, T, D)
-        x = tokens + lay["decoder_position_embedding"](tokens)
+        positions = lay["decoder_position_ids"](padding_mask)  # (B, T)
+        x = tokens + lay["decoder_position_embedding"](tokens, position_ids=positions)
         x = lay["decoder_embeddings_dropout"](x, training=training)
+        self_bias = lay["decoder_attention_bias"](padding_mask)  # (B, 1, T, T)
         for block in lay["decoder_layers"]:
-            x = block(x, encoded, decoder_padding_mask=padding_mask,
-                      encoder_padding_mask=encoder_padding_mask, training=training)
+            x = block(x, encoded, self_attention_bias=self_bias,
+                      cross_attention_bias=source_bias, training=training)
         return lay["decoder_layer_norm"](x)
 
     def encode(self, encoder_token_ids, encoder_padding_mask):
         """(B, S) ids and padding mask -> encoder output (B, S, D), inference mode."""
-        return self._encode(ops.convert_to_tensor(encoder_token_ids),
-                            ops.convert_to_tensor(encoder_padding_mask), training=False)
+        padding_mask = ops.convert_to_tensor(encoder_padding_mask)
+        return self._encode(ops.convert_to_tensor(encoder_token_ids), padding_mask,
+                            self.source_attention_bias(padding_mask), training=False)
 
-    def init_cache(self, batch_size, max_length):
-        """Zero decoder self-attention cache (B, L, 2, T_max, H, K) in the compute dtype."""
+    def init_cache(self, encoder_output, encoder_padding_mask, max_length):
+        """Decoding cache for one batch of sources (see the module docstring).
+
+        encoder_output (B, S, D) from `encode()`, encoder_padding_mask (B, S). Cross-
+        attention keys/values of every decoder layer are projected here, once.
+        """
         if isinstance(max_length, int) and max_length > self.max_sequence_length:
             raise ValueError(f"max_length={max_length} exceeds max_sequence_length="
                              f"{self.max_sequence_length}.")
-        shape = (batch_size, self.num_decoder_layers, 2, max_length, self.num_heads,
-                 self.hidden_dim // self.num_heads)
-        return ops.zeros(shape, dtype=self.token_embedding.compute_dtype)
+        encoder_output = ops.convert_to_tensor(encoder_output)
+        cache = kv_cache.init_cache(ops.shape(encoder_output)[0], self.num_decoder_layers,
+                                    max_length, self.num_heads,
+                                    self.hidden_dim // self.num_heads,
+                                    self.token_embedding.compute_dtype)
+        cache["cross_key_value"] = ops.stack(
+            [block.compute_cross_attention_cache(encoder_output)
+             for block in self.decoder_layers], axis=1)  # (B, L, 2, S, H, K)
+        cache["cross_attention_bias"] = self.source_attention_bias(
+            ops.convert_to_tensor(encoder_padding_mask))  # (B, 1, 1, S)
+        return cache
 
-    def call_with_cache(self, decoder_token_ids, cache, cache_index, encoder_output,
-                        encoder_padding_mask):
-        """Decoder tokens (B, t) at positions cache_index.. -> ((B, t, D), new cache)."""
+    def call_with_cache(self, decoder_token_ids, cache, cache_index, padding_mask=None):
+        """Decoder tokens (B, t) at cache slots cache_index.. -> ((B, t, D), new cache).
+
+        padding_mask (B, t), 1 = real token (default: all real); as in
+        `GptBackbone.call_with_cache`, padded rows match their unpadded decoding.
+        """
         token_ids = ops.convert_to_tensor(decoder_token_ids)
-        if len(token_ids.shape) != 2 or len(cache.shape) != 6:
-            raise ValueError(f"decoder_token_ids must be (B, t) and cache (B, L, 2, T_max, H, "
-                             f"K); got {tuple(token_ids.shape)} and {tuple(cache.shape)}.")
+        if len(token_ids.shape) != 2:
+            raise ValueError(f"decoder_token_ids must have rank 2 (batch, length), got "
+                             f"shape {tuple(token_ids.shape)}.")
+        kv_cache.check_cache(cache, self.num_decoder_layers)
+        if "cross_key_value" not in cache:
+            raise ValueError("cache has no 'cross_key_value'; build it with "
+                             "init_cache(encoder_output, encoder_padding_mask, max_length).")
+        if padding_mask is None:
+            padding_mask = ops.ones_like(token_ids)
+        cache_mask, positions, self_bias = kv_cache.advance(cache["padding_mask"],
+                                                            padding_mask, cache_index)
         tokens = self.token_embedding(token_ids)
-        x = tokens + self.decoder_position_embedding(tokens, start_index=cache_index)
+        x = tokens + self.decoder_position_embedding(tokens, position_ids=positions)
         layer_caches = []
         for i, block in enumerate(self.decoder_layers):
-            x, layer_cache = block(x, encoder_output, encoder_padding_mask=encoder_padding_mask,
-                                   self_attention_cache=cache[:, i], cache_index=cache_index,
-                                   training=False)
+            x, layer_cache = block(
+                x, self_attention_cache=cache["key_value"][:, i], cache_index=cache_index,
+                self_attention_bias=self_bias,
+                cross_attention_cache=cache["cross_key_value"][:, i],
+                cross_attention_bias=cache["cross_attention_bias"], training=False)
             layer_caches.append(layer_cache)
-        return self.decoder_layer_norm(x), ops.stack(layer_caches, axis=1)
+        new_cache = dict(cache, key_value=ops.stack(layer_caches, axis=1),
+                         padding_mask=cache_mask)
+        return self.decoder_layer_norm(x), new_cache

@@ -1,9 +1,10 @@
 """Encoder-decoder LM: Seq2SeqBackbone + output projection tied to the shared embedding.
 
 Shapes: B batch, S source length, T target length, V vocabulary, T_max cache length.
-Decoding: `encoder_output = lm.encode(ids, mask)`, `cache = lm.init_cache(B, T_max)`, then
-`next_fn = lambda tokens, cache, index: lm.call_with_cache(tokens, cache, index,
-encoder_output, mask)` is a t5x-style `(tokens, cache, index) -> (logits, cache)`.
+Decoding: `encoder_output = lm.encode(ids, mask)`, `cache = lm.init_cache(encoder_output,
+mask, T_max)` (cross-attention keys/values projected once here), then
+`lm.call_with_cache(tokens, cache, index)` is a t5x-style `(tokens, cache, index) ->
+(logits, cache)`: the source lives in the cache, so samplers drive GPT and Seq2Seq alike.
 """
 import keras
 
@@ -27,13 +28,12 @@ class Seq2SeqLM(Task):
         """(B, S) -> encoder output (B, S, D)."""
         return self.backbone.encode(encoder_token_ids, encoder_padding_mask)
 
-    def init_cache(self, batch_size, max_length):
-        """Zero decoder KV cache (B, L, 2, T_max, H, K)."""
-        return self.backbone.init_cache(batch_size, max_length)
+    def init_cache(self, encoder_output, encoder_padding_mask, max_length):
+        """Decoding cache for these sources (see `Seq2SeqBackbone.init_cache`)."""
+        return self.backbone.init_cache(encoder_output, encoder_padding_mask, max_length)
 
-    def call_with_cache(self, decoder_token_ids, cache, cache_index, encoder_output,
-                        encoder_padding_mask):
-        """(B, t) decoder tokens at cache_index.. -> (logits (B, t, V), new cache)."""
-        hidden, cache = self.backbone.call_with_cache(
-            decoder_token_ids, cache, cache_index, encoder_output, encoder_padding_mask)
+    def call_with_cache(self, decoder_token_ids, cache, cache_index, padding_mask=None):
+        """(B, t) decoder tokens at cache slots cache_index.. -> (logits (B, t, V), cache)."""
+        hidden, cache = self.backbone.call_with_cache(decoder_token_ids, cache, cache_index,
+                                                      padding_mask)
         return self.backbone.token_embedding(hidden, reverse=True), cache
