@@ -34,8 +34,9 @@ def decode_entities(classes, labels: Sequence[str], word_starts, word_ends,
     (B, E') (-1 padding), entities in text order."""
     types, type_of, begins = label_tables(labels)
     classes = tf.cast(classes, tf.int32)
-    kind = tf.gather(np.append(type_of, -1).astype(np.int32), tf.where(classes >= 0, classes, len(labels)))
-    begin = tf.gather(np.append(begins, False), tf.where(classes >= 0, classes, len(labels)))
+    row = tf.where(classes >= 0, classes, len(labels))  # -1 -> an extra "O" row
+    kind = tf.gather(np.append(type_of, -1).astype(np.int32), row)  # (B, W) type, -1 for O
+    begin = tf.gather(np.append(begins, False), row)
     previous = tf.concat([tf.fill([tf.shape(kind)[0], 1], -1), kind], axis=1)[:, :-1]
     inside = kind >= 0
     start = inside & (begin | (previous != kind))  # (B, W)

@@ -109,11 +109,12 @@ class BertWordPreprocessor(keras.layers.Layer):
             ids, word_ids, first, labels = [], [], [], []
             for w in range(len(example)):
                 word_pieces = next(pieces)
+                rest = len(word_pieces) - 1  # -1: a word without pieces adds nothing
                 ids += word_pieces
                 word_ids += [w] * len(word_pieces)
-                first += [1] + [0] * (len(word_pieces) - 1) if word_pieces else []
+                first += ([1] + [0] * rest) if word_pieces else []
                 if tags is not None:
-                    labels += [tags[i][w]] + [IGNORE] * (len(word_pieces) - 1) if word_pieces else []
+                    labels += ([tags[i][w]] + [IGNORE] * rest) if word_pieces else []
             n = min(len(ids), budget)
             row = {"token_ids": [self.tokenizer.cls_token_id] + ids[:n]
                                 + [self.tokenizer.sep_token_id],
