@@ -23,10 +23,6 @@ LABELS = config_lib.LABELS
 class NERTask(FinetuneTask):
     CONFIG_CLASS = config_lib.NERConfig
 
-    def __init__(self, config):
-        super().__init__(config)
-        self._workdir = None
-
     # ---- files, model, data ----------------------------------------------------------------
     def prepare(self, workdir):
         bert.write_vocabulary(self.config.model, workdir,
@@ -73,19 +69,18 @@ class NERTask(FinetuneTask):
         return self.score(self.predict_logits(model, workdir, split), split)
 
     def predict_logits(self, model, workdir, split):
-        self._workdir = workdir  # `score` re-aligns words with this workdir's vocabulary
         sentences = self._split(split)
         if not sentences:
             return np.zeros((0, self.config.sequence_length, len(LABELS)), np.float32)
         return inference.predict_in_order(model, self._buckets(workdir, sentences, False))
 
-    def score(self, logits, split):
+    def score(self, logits, workdir, split):
         """Entity scores of `predict_logits`' per-token logits (N, T, C)."""
         sentences = self._split(split)
         if not sentences:
             return {}
         words = [s.words for s in sentences]
-        encoded = self._preprocessor(self._workdir).encode(words)
+        encoded = self._preprocessor(workdir).encode(words)
         classes = word_predictions_numpy(logits, encoded["word_ids"], encoded["first_subword"],
                                          [len(w) for w in words])
         predicted = [classes_to_tags(c, LABELS) for c in classes]

@@ -72,7 +72,7 @@ class SentimentTask(FinetuneTask):
             return np.zeros((0, len(config_lib.LABELS)), np.float32)
         return inference.predict_in_order(model, self._buckets(workdir, texts, None))
 
-    def score(self, logits, split):
+    def score(self, logits, workdir, split):
         labels = self._split(split)[1]
         if not len(labels):
             return {}

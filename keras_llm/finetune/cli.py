@@ -91,7 +91,7 @@ def evaluate(task_class) -> None:
                 import numpy as np  # pylint: disable=import-outside-toplevel
                 logits = task.predict_logits(model, FLAGS.workdir, FLAGS.split)
                 np.save(FLAGS.save_logits, logits)
-                metrics = task.score(logits, FLAGS.split)
+                metrics = task.score(logits, FLAGS.workdir, FLAGS.split)
             else:
                 metrics = task.evaluate(model, FLAGS.workdir, FLAGS.split)
         print(json.dumps({"split": FLAGS.split, **metrics}, indent=2))

@@ -151,6 +151,8 @@ class _StepCallback(keras.callbacks.Callback):
         super().__init__()
         self.run = run
         self.epoch_started = time.time()
+        self.plain = None if cli.is_terminal() else cli.PlainProgress(run.total,
+                                                                       verbose=run.chief)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_started = time.time()
@@ -162,10 +164,9 @@ class _StepCallback(keras.callbacks.Callback):
         if step % config.log_every == 0 or step == run.total:
             lr = float(run.optimizer.learning_rate)
             run.record({"step": step, "loss": loss, "lr": lr}, run.writers[0])
-            if not cli.is_terminal():
-                logging.info("step %d/%d  loss %.4f (epoch mean)  lr %.3g  %.2f s/step", step,
-                             run.total, loss, lr, (time.time() - self.epoch_started)
-                             / max(batch + 1, 1))
+            if self.plain is not None:  # not a terminal: Keras' bar is off
+                self.plain.update(step, [("loss (epoch mean)", loss), ("lr", lr), (
+                        "s/step", (time.time() - self.epoch_started) / max(batch + 1, 1))])
         if step % config.checkpoint_every == 0 and step % run.per_epoch:
             run.manager.save(checkpoint_number=step)
         if config.eval_every and step % config.eval_every == 0 and step % run.per_epoch:

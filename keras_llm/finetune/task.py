@@ -56,13 +56,13 @@ class FinetuneTask:
     def evaluate(self, model, workdir, split: str = "dev") -> dict:
         """The task's standard metric(s) on `split`; {} when nothing was measured.
         Default: `score(predict_logits(...))`; tasks whose metric needs more override it."""
-        return self.score(self.predict_logits(model, workdir, split), split)
+        return self.score(self.predict_logits(model, workdir, split), workdir, split)
 
     def predict_logits(self, model, workdir, split: str):
         """The model's outputs for every example of `split`, in the split's order."""
         raise NotImplementedError
 
-    def score(self, logits, split: str) -> dict:
+    def score(self, logits, workdir, split: str) -> dict:
         """The metric(s) of `predict_logits`' outputs on `split`; {} for no examples."""
         raise NotImplementedError
 

@@ -40,8 +40,16 @@ def _losses(workdir):
 @pytest.fixture(scope="module")
 def one_device(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("one_device")
-    _toy(workdir, "--cpu_devices=2")
+    done = _toy(workdir, "--cpu_devices=2")
+    (workdir / "run.log").write_text(done.stdout + done.stderr)
     return workdir
+
+
+def test_plain_progress_lines_and_tensorboard_files(one_device):
+    log = (one_device / "run.log").read_text()
+    assert "step 27/27" in log and "\r" not in log and "\x1b[" not in log  # not a terminal
+    for part in ("train", "eval"):
+        assert list((one_device / "tensorboard" / part).glob("events.out.tfevents.*")), part
 
 
 def test_mirrored_on_two_cpus_equals_one_device(one_device, tmp_path):
@@ -89,3 +97,19 @@ def test_evaluation_over_no_examples_reports_no_metric(tmp_path, caplog):
     assert not any("eval" in r for r in _history(tmp_path))
     assert set(result.metrics) == {"train_seconds", "train_steps", "train_examples",
                                    "resumed_from"}
+
+
+@pytest.mark.parametrize("precision,jit", [("mixed_bfloat16", False), ("float32", True)])
+def test_mixed_precision_and_xla_train(precision, jit, tmp_path):
+    from keras_llm.finetune import finetune
+    from tests.finetune import toy_task
+    import dataclasses
+    config = toy_task.ToyConfig()
+    config = dataclasses.replace(config, finetune=dataclasses.replace(
+            config.finetune, epochs=1, precision=precision, jit_compile=jit))
+    result = finetune(toy_task.ToyTask(config), tmp_path)
+    losses = [r["loss"] for r in result.history if "loss" in r]
+    assert len(losses) == 9 and all(np.isfinite(losses))
+    assert result.model.layers[-1].dtype_policy.name == "float32"  # logits stay float32
+    if precision != "float32":
+        assert result.model.backbone.dtype_policy.name == precision
