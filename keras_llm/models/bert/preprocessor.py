@@ -22,9 +22,9 @@ from keras_llm.models.bert.backbone import INPUT_KEYS
 NO_OFFSET = -1
 
 
-@keras.saving.register_keras_serializable(package="keras_llm")
-class BertTextPreprocessor(keras.layers.Layer):
-    """Args: vocabulary (vocab.txt path or token list), sequence_length (incl. specials)."""
+class BertPreprocessorBase(keras.layers.Layer):
+    """What every BERT preprocessor holds: the WordPiece tokenizer, the id packer and the
+    offset packer (`wordpiece_packers`); subclasses add their inputs and outputs."""
 
     def __init__(self, vocabulary, sequence_length, lowercase=True, **kwargs):
         super().__init__(**kwargs)
@@ -44,6 +44,17 @@ class BertTextPreprocessor(keras.layers.Layer):
     @property
     def pad_token_id(self) -> int:
         return self.tokenizer.pad_token_id
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(vocabulary=self.vocabulary, sequence_length=self.sequence_length,
+                      lowercase=self.lowercase)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_llm")
+class BertTextPreprocessor(BertPreprocessorBase):
+    """Args: vocabulary (vocab.txt path or token list), sequence_length (incl. specials)."""
 
     # ---- graph path ------------------------------------------------------------------------
     def call(self, inputs) -> Dict[str, tf.Tensor]:
@@ -73,12 +84,6 @@ class BertTextPreprocessor(keras.layers.Layer):
         packed = {k: v.numpy() for k, v in self.packer(ids).items()}
         lengths = packed["padding_mask"].sum(axis=1)
         return {k: [row[:n].tolist() for row, n in zip(packed[k], lengths)] for k in INPUT_KEYS}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(vocabulary=self.vocabulary, sequence_length=self.sequence_length,
-                      lowercase=self.lowercase)
-        return config
 
 
 def wordpiece_packers(vocabulary, sequence_length: int, lowercase: bool = True):

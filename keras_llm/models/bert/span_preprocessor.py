@@ -22,38 +22,27 @@ import numpy as np
 import tensorflow as tf
 
 from keras_llm.models.bert.backbone import INPUT_KEYS
-from keras_llm.models.bert.preprocessor import NO_OFFSET, wordpiece_packers
+from keras_llm.models.bert.preprocessor import NO_OFFSET, BertPreprocessorBase
 
 OFFSET_KEYS = ("token_starts", "token_ends")
 
 
 @keras.saving.register_keras_serializable(package="keras_llm")
-class BertSpanPreprocessor(keras.layers.Layer):
+class BertSpanPreprocessor(BertPreprocessorBase):
     """Args: vocabulary (vocab.txt path or token list); sequence_length T (incl. specials);
     doc_stride: tokens between window starts; max_question_tokens: question tokens kept."""
 
     def __init__(self, vocabulary, sequence_length=384, doc_stride=128, max_question_tokens=64,
                  lowercase=True, **kwargs):
-        super().__init__(**kwargs)
-        self._convert_input_args = False
-        self._allow_non_tensor_positional_args = True
+        super().__init__(vocabulary, sequence_length, lowercase, **kwargs)
         if max_question_tokens < 1 or sequence_length < max_question_tokens + 4:
             raise ValueError(f"sequence_length={sequence_length} must leave room for "
                              f"max_question_tokens={max_question_tokens} (>= 1), 3 special "
                              "tokens and a context token.")
         if doc_stride < 1:
             raise ValueError(f"doc_stride must be >= 1, got {doc_stride}.")
-        self.tokenizer, self.packer, self.offset_packer = wordpiece_packers(
-                vocabulary, sequence_length, lowercase)
-        self.vocabulary = self.tokenizer.get_vocabulary()
-        self.sequence_length = sequence_length
         self.doc_stride = doc_stride
         self.max_question_tokens = max_question_tokens
-        self.lowercase = lowercase
-
-    @property
-    def pad_token_id(self) -> int:
-        return self.tokenizer.pad_token_id
 
     # ---- graph path ------------------------------------------------------------------------
     def call(self, inputs) -> Dict[str, tf.Tensor]:
@@ -137,9 +126,7 @@ class BertSpanPreprocessor(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocabulary=self.vocabulary, sequence_length=self.sequence_length,
-                      doc_stride=self.doc_stride, max_question_tokens=self.max_question_tokens,
-                      lowercase=self.lowercase)
+        config.update(doc_stride=self.doc_stride, max_question_tokens=self.max_question_tokens)
         return config
 
 

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from keras_llm import tokenizers
 from keras_llm.models.bert.backbone import INPUT_KEYS
-from keras_llm.models.bert.preprocessor import NO_OFFSET, wordpiece_packers
+from keras_llm.models.bert.preprocessor import NO_OFFSET, BertPreprocessorBase
 from keras_llm.tokenizers.words import WordSplitter
 
 IGNORE = -100  # label of tokens the loss skips (as Hugging Face's ignore_index)
@@ -36,29 +36,14 @@ ALIGNMENT_KEYS = ("word_ids", "first_subword")
 
 
 @keras.saving.register_keras_serializable(package="keras_llm")
-class BertWordPreprocessor(keras.layers.Layer):
+class BertWordPreprocessor(BertPreprocessorBase):
     """Args: vocabulary (vocab.txt path or token list), sequence_length T (incl. specials)."""
 
     def __init__(self, vocabulary, sequence_length, lowercase=True, **kwargs):
-        super().__init__(**kwargs)
-        self._convert_input_args = False
-        self._allow_non_tensor_positional_args = True
-        if sequence_length < 3:
-            raise ValueError(f"sequence_length must be >= 3, got {sequence_length}.")
-        self.tokenizer, self.packer, self.word_packer = wordpiece_packers(
-                vocabulary, sequence_length, lowercase)
+        super().__init__(vocabulary, sequence_length, lowercase, **kwargs)
+        self.word_packer = self.offset_packer  # packs word ids: -1 on specials and padding
         self.mask_packer = tokenizers.SegmentPacker(sequence_length, 0, 0, 0)
         self.splitter = WordSplitter()
-        self.vocabulary = self.tokenizer.get_vocabulary()
-        self.sequence_length = sequence_length
-        self.lowercase = lowercase
-
-    def build(self, input_shape=None):
-        self.built = True  # no weights
-
-    @property
-    def pad_token_id(self) -> int:
-        return self.tokenizer.pad_token_id
 
     # ---- graph path ------------------------------------------------------------------------
     def split(self, texts):
@@ -125,12 +110,6 @@ class BertWordPreprocessor(keras.layers.Layer):
             for key in keys:
                 out[key].append(row[key])
         return out
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(vocabulary=self.vocabulary, sequence_length=self.sequence_length,
-                      lowercase=self.lowercase)
-        return config
 
 
 def word_predictions(logits, word_ids, first_subword, num_words) -> tf.Tensor:
