@@ -66,7 +66,7 @@ class NERTask(FinetuneTask):
 
     # ---- evaluation, export, prediction -----------------------------------------------------
     def evaluate(self, model, workdir, split="valid"):
-        return self.score(self.predict_logits(model, workdir, split), split)
+        return self.score(self.predict_logits(model, workdir, split), workdir, split)
 
     def predict_logits(self, model, workdir, split):
         sentences = self._split(split)
