@@ -9,7 +9,6 @@ import pathlib
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,14 +16,16 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _toy(workdir, *args, wait=True, slow=0.0):
+def _toy(workdir, *args, kill_at=0):
     command = [sys.executable, "-m", "tests.finetune.toy_task", f"--workdir={workdir}", *args]
-    if not wait:
-        return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, env={**os.environ, "TOY_SLOW": str(slow)})
+    env = dict(os.environ)
+    if kill_at:  # 0.5 s a batch; SIGKILL 0.6 s after checkpoint `kill_at` is written
+        env.update(TOY_SLOW="0.5", TOY_KILL_AFTER=str(
+                pathlib.Path(workdir) / "checkpoints" / f"ckpt-{kill_at}.index"))
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
+                          check=False, env=env)
+    expected = -signal.SIGKILL if kill_at else 0
+    assert done.returncode == expected, done.stderr[-3000:]
     return done
 
 
@@ -64,19 +65,13 @@ def test_mirrored_on_two_cpus_equals_one_device(one_device, tmp_path):
 
 
 def test_kill_9_mid_epoch_then_the_same_command_resumes(one_device, tmp_path):
-    run = _toy(tmp_path, wait=False, slow=0.25)
-    checkpoint = tmp_path / "checkpoints" / "ckpt-12.index"  # every 4 steps: mid-epoch 2
-    deadline = time.time() + 300
-    while not checkpoint.exists() and run.poll() is None and time.time() < deadline:
-        time.sleep(0.1)
-    assert checkpoint.exists(), run.stderr.read().decode()[-3000:] if run.poll() else "timeout"
-    time.sleep(0.6)  # a couple of steps past the checkpoint, logged but never saved
-    os.kill(run.pid, signal.SIGKILL)
-    run.wait()
+    # SIGKILL a step past checkpoint 12 (one every 4 steps): mid-epoch 2, before checkpoint 16.
+    _toy(tmp_path, kill_at=12)
+    assert (tmp_path / "checkpoints" / "ckpt-12.index").exists()
     assert not (tmp_path / "metrics.json").exists()
     _toy(tmp_path)  # the same command
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["resumed_from"] >= 12 and metrics["resumed_from"] % 9  # mid-epoch
+    assert metrics["resumed_from"] == 12  # mid-epoch 2 (9 steps an epoch)
     assert metrics["train_steps"] == 27
     steps = [step for step, _ in _losses(tmp_path)]
     assert steps == list(range(1, 28))  # each step once: the killed run's extra steps dropped

@@ -2,10 +2,13 @@
 
 Run as a script (fresh process, e.g. to split the CPU into 2 devices or to be killed):
     python -m tests.finetune.toy_task --workdir=W [--strategy=mirrored] [--cpu_devices=2]
-    TOY_SLOW=0.25 (seconds of sleep per training batch: time to kill a run mid-epoch)
+    TOY_SLOW=S (seconds per training batch), TOY_KILL_AFTER=FILE (kill -9 itself 0.6 s after
+    FILE appears, e.g. a checkpoint's index)
 """
 import dataclasses
 import os
+import signal
+import threading
 import time
 
 import keras
@@ -39,11 +42,21 @@ def toy_examples(count: int, seed: int):
 
 
 class _SlowBuckets(LengthBuckets):
-    slow = 0.0
+    """Training batches made no faster than one per `TOY_SLOW` seconds."""
 
     def batch(self, rows):
-        time.sleep(self.slow)
+        time.sleep(float(os.environ.get("TOY_SLOW", 0)))
         return super().batch(rows)
+
+
+def _kill_after(path: str, delay: float) -> None:
+    """A thread that SIGKILLs this process `delay` seconds after `path` appears."""
+    def watch():
+        while not os.path.exists(path):
+            time.sleep(0.02)
+        time.sleep(delay)
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=watch, daemon=True).start()
 
 
 class ToyTask(FinetuneTask):
@@ -56,11 +69,10 @@ class ToyTask(FinetuneTask):
     def _buckets(self, split, shuffle, targets=True):
         count = self.config.examples if split == "train" else self.config.dev_examples
         features, labels = toy_examples(count, seed=0 if split == "train" else 1)
-        buckets = _SlowBuckets(features, labels if targets else None,
+        buckets = (_SlowBuckets if shuffle else LengthBuckets)(features, labels if targets else None,
                                self.finetune_config.batch_size, 16,
                                self.finetune_config.bucket_boundaries, shuffle=shuffle,
                                seed=self.finetune_config.seed)
-        buckets.slow = float(os.environ.get("TOY_SLOW", 0)) if shuffle else 0.0
         return buckets, labels
 
     def train_batches(self, workdir):
@@ -88,6 +100,8 @@ def main():
     from keras_llm.training import strategy  # pylint: disable=import-outside-toplevel
     if args.cpu_devices:
         strategy.set_cpu_devices(args.cpu_devices)
+    if os.environ.get("TOY_KILL_AFTER"):
+        _kill_after(os.environ["TOY_KILL_AFTER"], delay=0.6)
     config = ToyConfig()
     config = dataclasses.replace(config, finetune=dataclasses.replace(
             config.finetune, strategy=args.strategy))
