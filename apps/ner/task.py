@@ -1,6 +1,6 @@
 """CoNLL-2003 NER on the fine-tuning library: a BertTokenClassifier tagging each word's first
 piece (keras_llm.models.bert.word_preprocessor), scored by entity F1 (conlleval rules,
-keras_llm.evaluation.conll) on valid, host-side or through the SavedModel's `tag_words`.
+keras_llm.evaluation.entity_f1) on valid, host-side or through the SavedModel's `tag_words`.
 Workdir files besides the library's (keras_llm/finetune/loop.py): vocab.txt.
 """
 import numpy as np
@@ -9,7 +9,7 @@ import tensorflow as tf
 from apps.ner import config as config_lib
 from apps.ner import data
 from keras_llm import export, models
-from keras_llm.evaluation import conll
+from keras_llm.evaluation import entity_f1
 from keras_llm.finetune import FinetuneTask, LengthBuckets, bert, inference
 from keras_llm.models.bert.backbone import INPUT_KEYS
 from keras_llm.models.bert.entity_decoding import classes_to_tags
@@ -84,7 +84,7 @@ class NERTask(FinetuneTask):
         classes = word_predictions_numpy(logits, encoded["word_ids"], encoded["first_subword"],
                                          [len(w) for w in words])
         predicted = [classes_to_tags(c, LABELS) for c in classes]
-        return _metrics(split, conll.entity_scores([s.tags for s in sentences], predicted))
+        return _metrics(split, entity_f1.entity_scores([s.tags for s in sentences], predicted))
 
     def evaluate_saved_model(self, path, split="valid"):
         sentences = self._split(split)
@@ -96,7 +96,7 @@ class NERTask(FinetuneTask):
             tags = tag_words(words=tf.constant([w + [""] * (width - len(w)) for w in batch]))
             predicted += [[t.decode() for t in row[:len(w)]]
                           for row, w in zip(tags["tags"].numpy(), batch)]
-        return _metrics(split, conll.entity_scores([s.tags for s in sentences], predicted))
+        return _metrics(split, entity_f1.entity_scores([s.tags for s in sentences], predicted))
 
     def export_module(self, model, workdir):
         length = min(self.config.serving_sequence_length, model.backbone.max_sequence_length)

@@ -1,10 +1,10 @@
 """Entity decoding: per-word IOB2 classes -> typed entities with code-point offsets, in graph.
 
-`decode_entities` (core TF ops) applies the conlleval rules of `keras_llm.evaluation.conll`
+`decode_entities` (core TF ops) applies the conlleval rules of `keras_llm.evaluation.entity_f1`
 (an entity starts at B-X, or at I-X after O or another type; it continues over I-X) to a batch
 of word classes, and cuts each entity from its text by its first word's start and last word's
 end, so `text[start:end] == entity_text` in code points. `entities_host` is its Python mirror
-on top of `conll.iob2_entities`; tests check both give the same entities.
+on top of `entity_f1.iob2_entities`; tests check both give the same entities.
 Shapes: B texts, W words, E entities of the batch, E' the most entities of one text.
 """
 from typing import Dict, List, Sequence
@@ -12,14 +12,14 @@ from typing import Dict, List, Sequence
 import numpy as np
 import tensorflow as tf
 
-from keras_llm.evaluation import conll
+from keras_llm.evaluation import entity_f1
 
 NO_POSITION = -1
 
 
 def label_tables(labels: Sequence[str]):
     """(entity types, type index of each label (-1 for O), 1 where the label is B-X)."""
-    parts = [conll.split_tag(label) for label in labels]
+    parts = [entity_f1.split_tag(label) for label in labels]
     types = sorted({kind for prefix, kind in parts if prefix != "O"})
     type_of = np.array([types.index(k) if p != "O" else -1 for p, k in parts], np.int32)
     begins = np.array([p == "B" for p, _ in parts], bool)
@@ -72,7 +72,7 @@ def entities_host(tags: Sequence[str], word_starts: Sequence[int], word_ends: Se
                   text: str) -> List[dict]:
     """Host: one text's word tags -> [{"text", "type", "start", "end"}] as `decode_entities`."""
     out = []
-    for kind, first, last in conll.iob2_entities(tags):
+    for kind, first, last in entity_f1.iob2_entities(tags):
         start, end = word_starts[first], word_ends[last]
         out.append({"text": text[start:end], "type": kind, "start": start, "end": end})
     return out

@@ -5,7 +5,7 @@ import random
 import pytest
 import tensorflow as tf
 
-from keras_llm.evaluation import conll
+from keras_llm.evaluation import entity_f1
 from keras_llm.models.bert import entity_decoding
 
 seqeval_metrics = pytest.importorskip("seqeval.metrics")
@@ -24,7 +24,7 @@ LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "
         (["O", "O"], []), ([], []),
 ])
 def test_hand_made_entities(tags, entities):
-    assert conll.iob2_entities(tags) == entities
+    assert entity_f1.iob2_entities(tags) == entities
     assert [(t, s, e) for t, s, e in get_entities(tags)] == entities
 
 
@@ -57,7 +57,7 @@ def test_scores_match_seqeval(seed, ill_formed):
     true = _random_sentences(rng, 200, ill_formed)
     # Predictions: the truth with some tags changed (so there are hits and misses).
     predicted = [[rng.choice(LABELS) if rng.random() < 0.2 else t for t in s] for s in true]
-    ours, theirs = conll.entity_scores(true, predicted), _seqeval(true, predicted)
+    ours, theirs = entity_f1.entity_scores(true, predicted), _seqeval(true, predicted)
     for key in ("precision", "recall", "f1"):
         assert ours[key] == pytest.approx(theirs[key], abs=1e-9)
     assert sorted(ours["per_type"]) == sorted(theirs["per_type"])
@@ -70,14 +70,14 @@ def test_scores_match_seqeval(seed, ill_formed):
 
 
 def test_scores_edge_cases():
-    assert conll.entity_scores([["O"]], [["O"]])["f1"] == 0.0
-    perfect = conll.entity_scores([["B-PER", "I-PER", "O"]], [["B-PER", "I-PER", "O"]])
+    assert entity_f1.entity_scores([["O"]], [["O"]])["f1"] == 0.0
+    perfect = entity_f1.entity_scores([["B-PER", "I-PER", "O"]], [["B-PER", "I-PER", "O"]])
     assert perfect["f1"] == perfect["precision"] == perfect["recall"] == 100.0
     # Boundaries must match exactly; ill-formed I- predictions count as entities.
-    scores = conll.entity_scores([["B-PER", "I-PER", "B-LOC"]], [["B-PER", "O", "I-LOC"]])
+    scores = entity_f1.entity_scores([["B-PER", "I-PER", "B-LOC"]], [["B-PER", "O", "I-LOC"]])
     assert (scores["precision"], scores["recall"]) == (50.0, 50.0)
     with pytest.raises(ValueError, match="sentence 0"):
-        conll.entity_scores([["O"]], [["O", "O"]])
+        entity_f1.entity_scores([["O"]], [["O", "O"]])
 
 
 def test_graph_decoding_equals_host():
