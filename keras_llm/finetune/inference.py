@@ -16,7 +16,7 @@ def predict_in_order(model, buckets, pad_value: float = 0.0):
     for rows in buckets.epoch_batches(0):
         features = buckets.batch(rows)[0]
         batch_width = next(iter(features.values())).shape[1]
-        outputs = tf.nest.map_structure(np.asarray, model.predict_on_batch(features))
+        outputs = tf.nest.map_structure(np.asarray, model(features, training=False))
         parts.append(tf.nest.map_structure(
                 lambda x, w=batch_width: _pad_tokens(x, w, width, pad_value), outputs))
         order.append(rows)
