@@ -25,8 +25,10 @@ class NERTask(FinetuneTask):
 
     # ---- files, model, data ----------------------------------------------------------------
     def prepare(self, workdir):
-        bert.write_vocabulary(self.config.model, workdir,
-                              lambda: [" ".join(s.words) for s in self._split("train")])
+        bert.write_vocabulary(self.config.model, workdir, self.vocabulary_texts)
+
+    def vocabulary_texts(self):
+        return [" ".join(s.words) for s in self._split("train")]
 
     def _preprocessor(self, workdir, length=None) -> BertWordPreprocessor:
         return BertWordPreprocessor(bert.vocabulary_path(workdir),

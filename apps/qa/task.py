@@ -26,10 +26,11 @@ class QATask(FinetuneTask):
 
     # ---- files, model, data ----------------------------------------------------------------
     def prepare(self, workdir):
-        def texts():
-            questions = self._split("train")
-            return [q.question for q in questions] + sorted({q.context for q in questions})
-        bert.write_vocabulary(self.config.model, workdir, texts)
+        bert.write_vocabulary(self.config.model, workdir, self.vocabulary_texts)
+
+    def vocabulary_texts(self):
+        questions = self._split("train")
+        return [q.question for q in questions] + sorted({q.context for q in questions})
 
     def _preprocessor(self, workdir) -> BertSpanPreprocessor:
         c = self.config

@@ -17,7 +17,10 @@ class SentimentTask(FinetuneTask):
 
     # ---- files, model, data ----------------------------------------------------------------
     def prepare(self, workdir):
-        bert.write_vocabulary(self.config.model, workdir, lambda: self._split("train")[0])
+        bert.write_vocabulary(self.config.model, workdir, self.vocabulary_texts)
+
+    def vocabulary_texts(self):
+        return self._split("train")[0]
 
     def _preprocessor(self, workdir, length=None) -> BertTextPreprocessor:
         return BertTextPreprocessor(bert.vocabulary_path(workdir),

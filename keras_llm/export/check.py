@@ -20,6 +20,7 @@ import tensorflow as tf
 from keras_llm.export import releases
 from keras_llm.export import versions
 from keras_llm.export import warmup
+from keras_llm.models import quantization
 from keras_llm.utils import graph_ops
 
 EDGE_TEXTS = ("", "ok", "Ünïcödé 映画 😀 ñ", "word " * 20000)
@@ -42,6 +43,7 @@ class CheckReport:
     serving_releases: List[str]
     runs: List[SignatureRun]
     tensorflow_text_imported: bool
+    weights: Dict[str, int] = dataclasses.field(default_factory=dict)  # dtype -> parameters
 
     @property
     def ok(self) -> bool:
@@ -49,7 +51,8 @@ class CheckReport:
 
     def summary(self) -> str:
         lines = [f"SavedModel: {self.path}", f"ops: {len(self.ops)} distinct",
-                 releases.describe(self.non_core_ops)]
+                 releases.describe(self.non_core_ops),
+                 "weights: " + (quantization.describe_dtypes(self.weights) or "none")]
         if self.tensorflow_text_imported:
             lines.append("WARNING: tensorflow_text is imported in this process; TF-Text ops "
                          "look core. Re-run in a fresh process.")
@@ -82,7 +85,19 @@ def check(path) -> CheckReport:
     if not non_core:  # a graph with unknown ops would fail to load or run here too
         runs = run_signatures(path)
     return CheckReport(str(path), ops, non_core, releases.loadable_releases(non_core), runs,
-                       "tensorflow_text" in sys.modules)
+                       "tensorflow_text" in sys.modules, saved_weight_dtypes(path))
+
+
+def saved_weight_dtypes(path) -> Dict[str, int]:
+    """dtype -> number of parameters stored in a SavedModel's variables (its dtype mix)."""
+    prefix = pathlib.Path(path) / "variables" / "variables"
+    if not pathlib.Path(str(prefix) + ".index").exists():
+        return {}
+    reader = tf.train.load_checkpoint(str(prefix))
+    shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
+    return quantization.weight_dtypes(
+            (name, shapes[name], dtypes[name]) for name in shapes
+            if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
 
 
 def run_signatures(path) -> List[SignatureRun]:

@@ -6,7 +6,9 @@ started from it (its vocabulary's pieces most frequent on the task's texts, PCA 
 Workdir file: vocab.txt (the preset's, or the subset), read by the app's preprocessor.
 """
 import dataclasses
+import logging
 import pathlib
+import shutil
 from typing import Callable, Sequence
 
 from keras_llm.models.bert import shrink
@@ -75,3 +77,18 @@ def build_backbone(config: BertModelConfig, workdir, for_training: bool = True) 
         shrink.init_embeddings_by_pca(backbone, BertBackbone.from_preset(source),
                                       load_vocabulary(str(source / VOCAB_FILE)), vocabulary)
     return backbone
+
+
+def prune_vocabulary(backbone: BertBackbone, workdir, texts: Sequence[str], out_dir) -> int:
+    """Drops the embedding rows of pieces `texts` never use (keras_llm.models.bert.shrink);
+    `out_dir` gets the workdir's small files with the pruned vocab.txt. Returns its size."""
+    tokens = load_vocabulary(vocabulary_path(workdir))
+    kept = shrink.prune_vocabulary(backbone, tokens,
+                                   WordPieceTokenizer(tokens).encode(list(texts)))
+    for path in pathlib.Path(workdir).iterdir():
+        if path.is_file() and path.stat().st_size < 2**20:  # config, vocab; not weights
+            shutil.copy(path, out_dir)
+    pathlib.Path(vocabulary_path(out_dir)).write_text("\n".join(kept) + "\n", "utf-8")
+    logging.info("Vocabulary pruned to the training texts' pieces: %d of %d.", len(kept),
+                 len(tokens))
+    return len(kept)

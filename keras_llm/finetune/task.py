@@ -33,6 +33,11 @@ class FinetuneTask:
         """Writes files the model and preprocessor need (e.g. vocab.txt) into `workdir`.
         Called once per run, before `build_model`, on the chief only."""
 
+    def vocabulary_texts(self):
+        """The training texts whose tokens the model must keep (export --prune_vocabulary;
+        BERT apps also build a small model's vocabulary from them)."""
+        raise NotImplementedError(f"{type(self).__name__} does not list its training texts.")
+
     def build_model(self, workdir, for_training: bool = True):
         """A keras Model mapping batches' features to outputs. `for_training=False` when
         loading a trained workdir (no pretrained-weight loading needed)."""

@@ -31,6 +31,36 @@ class TokenEmbedding(keras.layers.Embedding):
         kernel = ops.cast(ops.transpose(self.embeddings), self.compute_dtype)  # (D, V)
         return ops.cast(ops.matmul(inputs, kernel), "float32")  # (B, T, V)
 
+    def keep_rows(self, ids) -> None:
+        """Keeps only the rows `ids` (in that order): vocabulary pruning before export."""
+        if self.quantization_mode is not None:
+            raise ValueError("Prune the vocabulary before quantizing.")
+        table = ops.convert_to_numpy(self.embeddings)[list(ids)]
+        trainable = self._embeddings.trainable
+        self._tracker.unlock()
+        del self._embeddings
+        self.input_dim = len(table)
+        self._embeddings = self.add_weight(name="embeddings", shape=table.shape,
+                                           initializer="zeros", trainable=trainable)
+        self._tracker.lock()
+        self._embeddings.assign(table)
+
+    def _int8_call(self, inputs, reverse=False, training=None):
+        """Quantized call (Keras dispatches here): int8 rows with one scale each."""
+        if not reverse:
+            return super()._int8_call(inputs, training=training)
+        kernel = ops.cast(ops.transpose(self._embeddings), self.compute_dtype)  # (D, V)
+        return ops.divide(ops.cast(ops.matmul(inputs, kernel), "float32"),
+                          ops.cast(self.embeddings_scale, "float32"))  # (B, T, V)
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Keras's Embedding quantization (per-row int8 scales), which serves both the
+        lookup and the tied `reverse` projection above."""
+        if mode != "int8":
+            raise NotImplementedError(f"{type(self).__name__} supports int8 quantization "
+                                      f"only, not {mode!r}.")
+        super().quantize(mode, type_check=False, config=config)
+
     def compute_output_shape(self, input_shape, reverse=False):
         if reverse:
             return tuple(input_shape[:-1]) + (self.input_dim,)

@@ -85,3 +85,27 @@ def test_saved_model_accuracy_equals_host_accuracy(trained):
     host = SentimentTask(override(config, ["sequence_length=64"])).evaluate(model, root / "work")
     assert dev["examples"] == 60
     assert dev["accuracy"] == pytest.approx(host["dev_accuracy"], abs=1e-9)
+
+
+def test_quantized_pruned_export_through_the_cli(trained):
+    """`export --quantize=int8 --prune_vocabulary`: int8 weights, the training texts' pieces
+    only; the fresh process (no tensorflow_text) gives the float model's answers."""
+    import subprocess
+    import sys
+    root, _, _ = trained
+    proc = subprocess.run([sys.executable, "-m", "apps.sentiment.export",
+                           f"--workdir={root / 'work'}", f"--base_dir={root / 'int8'}",
+                           "--quantize=int8", "--prune_vocabulary"],
+                          capture_output=True, text=True, timeout=600,
+                          cwd=pathlib.Path(__file__).parents[2])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "weights: int8 " in proc.stdout and "RESULT: OK" in proc.stdout
+    full = (root / "work" / "vocab.txt").read_text().splitlines()
+    pruned = (root / "int8" / "1" / "assets" / "vocab.txt").read_text().splitlines()
+    assert set(pruned) <= set(full)  # the tiny model's vocabulary came from these texts
+    task, model = cli.load_workdir(SentimentTask, root / "work")
+    reference = export.export(task.export_module(model, root / "work"), root / "float")
+    expected = fresh_process.run_in_fresh_process(reference, TEXTS[:4])
+    out = fresh_process.run_in_fresh_process(root / "int8" / "1", TEXTS[:4])
+    assert not out["tensorflow_text_loaded"] and out["check_ok"]
+    np.testing.assert_allclose(out["probabilities"], expected["probabilities"], atol=0.03)

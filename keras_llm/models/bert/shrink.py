@@ -5,6 +5,10 @@
     init_embeddings_by_pca(small, big_backbone, big_vocab, tokens)
 
 The subset keeps the big vocabulary's order, so ids map back to the big model's rows.
+
+Export-time pruning keeps a trained model but drops the pieces its task's training texts
+never use (`prune_vocabulary`): those texts tokenize exactly as before (greedy longest match
+finds the same pieces), other text may split into shorter kept pieces.
 """
 from typing import List, Sequence
 
@@ -51,3 +55,14 @@ def init_embeddings_by_pca(target, source, source_vocabulary: Sequence[str],
     target.position_embedding.position_embeddings.assign(
             positions[:target.max_sequence_length] @ projection)
     target.segment_embedding.embeddings.assign(segments[:target.num_segments] @ projection)
+
+
+def prune_vocabulary(backbone, vocabulary: Sequence[str],
+                     encoded: Sequence[Sequence[int]]) -> List[str]:
+    """Keeps the rows of `backbone.token_embedding` for specials, Latin single characters and
+    every piece used in `encoded` (ids of the training texts); returns the new vocabulary."""
+    kept = subset_vocabulary(vocabulary, encoded, len(vocabulary) + 1)
+    index = {t: i for i, t in enumerate(vocabulary)}
+    backbone.token_embedding.keep_rows([index[t] for t in kept])
+    backbone.vocabulary_size = len(kept)
+    return kept
