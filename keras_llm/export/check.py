@@ -138,6 +138,8 @@ def synthesize(alias: str, spec: tf.TensorSpec) -> tf.Tensor:
         if spec.shape.rank == 2:  # pre-split words (B, W): the edge cases as two rows
             return tf.constant([texts, texts[::-1]])
         return tf.constant(texts)
+    if spec.shape.rank == 1:  # a per-row parameter next to the texts: one value per text
+        return tf.ones([len(EDGE_TEXTS)], spec.dtype)
     shape = [d if d is not None else 2 + 3 * i for i, d in enumerate(spec.shape.as_list())]
     return tf.ones(shape, spec.dtype)
 

@@ -6,7 +6,8 @@ model inputs (`preprocess`, which may also return context such as character offs
 QA/NER), how the model runs (`forward`: one call, or a decoding loop with a KV cache) and how
 outputs are named (`postprocess`). The base turns these hooks into signatures:
 
-- `text_signature()`: the raw strings, each tf.string (B,), -> named outputs.
+- `text_signature(extra_inputs)`: the raw strings, each tf.string (B,), plus optional
+  per-row parameters (e.g. generation's `max_new_tokens` int32 (B,)) -> named outputs.
 - `example_signature(fn)`: serialized tf.Examples under `inputs` (TF Serving's Classify /
   Regress form), one bytes feature per raw input name.
 - `model_signature(fn)`: already-tokenized `token_ids`/`segment_ids`/`padding_mask` (B, T).
@@ -77,22 +78,36 @@ class TextTaskModule(tf.Module):
         return [warmup.predict_log("serving_default", inputs)]
 
     # ---- signature builders -------------------------------------------------------------------
-    def clean_text(self, text: tf.Tensor) -> tf.Tensor:
-        """Valid UTF-8 (bad bytes -> U+FFFD), cut to `max_input_chars` characters.
+    def clean_text(self, text: tf.Tensor, max_chars=None, keep_end=False) -> tf.Tensor:
+        """Valid UTF-8 (bad bytes -> U+FFFD), cut to `max_chars` (default `max_input_chars`)
+        characters: the first ones, or the last ones with `keep_end` (a prompt's end).
 
         Cutting first bounds the tokenizer's work on huge inputs; the packer truncates tokens.
         """
+        max_chars = max_chars or self.max_input_chars
         text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
-        return tf.strings.substr(text, 0, self.max_input_chars, unit="UTF8_CHAR")
+        if keep_end:
+            length = tf.strings.length(text, unit="UTF8_CHAR")
+            return tf.strings.substr(text, tf.maximum(length - max_chars, 0),
+                                     tf.fill(tf.shape(length), max_chars), unit="UTF8_CHAR")
+        return tf.strings.substr(text, 0, max_chars, unit="UTF8_CHAR")
 
-    def serve_text(self, texts: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-        texts = {name: self.clean_text(texts[name]) for name in self.TEXT_INPUTS}
-        model_inputs, context = self.preprocess(texts)
+    def serve_text(self, inputs: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+        """`TEXT_INPUTS` cleaned, any other inputs (per-row parameters) passed through."""
+        inputs = dict(inputs)
+        for name in self.TEXT_INPUTS:
+            inputs[name] = self.clean_text(inputs[name])
+        model_inputs, context = self.preprocess(inputs)
         return self.postprocess(self.forward(model_inputs), context)
 
-    def text_signature(self):
+    def text_signature(self, extra_inputs: Mapping[str, tf.DType] = None, fn=None):
+        """Signature over `TEXT_INPUTS` (tf.string (B,)) and `extra_inputs` (name -> dtype,
+        each (B,)), calling `fn` (default `serve_text`) with the dict of them."""
         spec = {n: tf.TensorSpec([None], tf.string, name=n) for n in self.TEXT_INPUTS}
-        return tf.function(self.serve_text, input_signature=[spec]).get_concrete_function()
+        spec.update({n: tf.TensorSpec([None], dtype, name=n)
+                     for n, dtype in (extra_inputs or {}).items()})
+        return tf.function(fn or self.serve_text,
+                           input_signature=[spec]).get_concrete_function()
 
     def example_signature(self, output_fn: Callable[[dict], dict]):
         """`inputs` (B,) serialized tf.Examples -> output_fn(named outputs)."""

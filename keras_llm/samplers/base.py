@@ -72,7 +72,9 @@ class Sampler:
 
         def body(i, tokens, cache, alive, num_tokens, stopped):
             logits, cache = next_fn(tf.gather(tokens, [i], axis=1), cache, i)
-            step_seeds = tf.stack([seeds, tf.fill([batch_size], i)], axis=1)  # (B, 2)
+            # (row seed, new-token number): not the slot, which depends on the batch's
+            # longest prompt, so a row samples the same tokens alone or in any batch.
+            step_seeds = tf.stack([seeds, tf.fill([batch_size], i - index)], axis=1)  # (B, 2)
             new = self.next_token(last_logits(logits), step_seeds)
             ended = tf.zeros_like(alive) if end_token_id is None else tf.equal(
                 new, end_token_id)

@@ -5,7 +5,7 @@ Shapes: B batch, V vocabulary. Every parameter is a Python number, a scalar tens
 Temperature 0 means greedy for that row; top_k <= 0 and top_p = 1 keep every token.
 
 Sampling is `tf.random.stateless_categorical` row by row with the seed pair
-(row seed, slot index): the same seeds give the same tokens on every call, in eager
+(row seed, number of the new token): the same seeds give the same tokens on every call, in eager
 mode, in a `tf.function` and in an exported SavedModel, whatever else is in the batch.
 """
 import numbers

@@ -19,7 +19,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    format: str = "text"                    # text | tsv | jsonl | tfrecord
+    format: str = "text"                    # text (lines) | document | tsv | jsonl | tfrecord
     train_files: Tuple[str, ...] = ()
     eval_files: Tuple[str, ...] = ()        # empty: hold out the last `eval_fraction` of each file
     eval_fraction: float = 0.05
@@ -102,7 +102,8 @@ def validate(config: TrainConfig) -> TrainConfig:
     choices = {"objective": (config.objective, OBJECTIVES),
                "strategy": (config.strategy, STRATEGIES),
                "precision": (config.precision, PRECISIONS),
-               "data.format": (config.data.format, ("text", "tsv", "jsonl", "tfrecord")),
+               "data.format": (config.data.format, ("text", "document", "tsv", "jsonl",
+                                                     "tfrecord")),
                "data.packing": (config.data.packing, ("concat", "lines")),
                "tokenizer.kind": (config.tokenizer.kind, ("char", "wordpiece", "bpe")),
                "optimizer.decay": (config.optimizer.decay, ("linear", "cosine", "constant"))}

@@ -6,10 +6,14 @@ Shapes: B batch, T sequence length, S source length. Two batching modes:
 - dynamic padding: examples grouped into length buckets, each batch padded to its longest row
   (less wasted compute on GPUs/CPUs).
 `packing=concat` joins the token stream and cuts fixed chunks (LM pretraining, no padding at all).
+`format=document` reads each file as one text (newlines and blank lines kept, no end token
+between its paragraphs), the held-out part being its last `eval_fraction` of characters, as
+nanoGPT splits Tiny Shakespeare.
 Every random choice (shuffle, masking) is seeded from the config and the batch index, and the
 iterator is checkpointed, so a resumed run sees exactly the batches it would have seen.
 """
 import json
+import re
 from typing import List, Tuple
 
 import tensorflow as tf
@@ -64,6 +68,8 @@ def _tsv_column(path: str, field: str, header: bool) -> int:
 def _file_records(path: str, config, fields: List[str], split: str) -> tf.data.Dataset:
     """One file -> dataset of tf.string scalars (one field) or tuples (several fields)."""
     fmt = config.format
+    if fmt == "document":
+        return tf.data.Dataset.from_tensor_slices(document_part(path, config, split))
     if fmt == "tfrecord":
         if not config.eval_files:
             raise ValueError("format=tfrecord needs explicit data.eval_files (no line split).")
@@ -87,6 +93,17 @@ def _file_records(path: str, config, fields: List[str], split: str) -> tf.data.D
     return ds.map(lambda parts: tuple(parts[c] for c in cols) if len(cols) > 1 else parts[cols[0]])
 
 
+def document_part(path: str, config, split: str) -> List[str]:
+    """format=document: the file's first (train) or last (eval) characters, as paragraphs that
+    keep their newlines (joined, they are exactly that part of the file)."""
+    with tf.io.gfile.GFile(path, "r") as f:
+        text = f.read()
+    if not config.eval_files:
+        cut = int(len(text) * (1.0 - config.eval_fraction))
+        text = text[:cut] if split == "train" else text[cut:]
+    return [p for p in re.split(r"(?<=\n\n)", text) if p] or [""]
+
+
 def records(config: TrainConfig, split: str) -> tf.data.Dataset:
     fields = [config.data.text_field]
     if config.objective == "seq2seq":
@@ -105,10 +122,13 @@ def texts_for_vocabulary(config: TrainConfig):
             yield value.decode("utf-8")
 
 
-def _concat_rows(ds, tokenizer, special, length: int) -> tf.data.Dataset:
-    """Token stream (each line ends with [end]) cut into rows of `length` tokens, mask all ones."""
+def _concat_rows(ds, tokenizer, special, length: int, end_token=True) -> tf.data.Dataset:
+    """Token stream (each line ends with [end] if `end_token`) cut into rows of `length`
+    tokens, mask all ones."""
     def tokens(strings):
         ids = tf.cast(tokenizer(strings), tf.int32)
+        if not end_token:
+            return ids.flat_values
         end = tf.fill([ids.nrows(), 1], special["end"])
         return tf.concat([ids, end], axis=1).flat_values
     ds = ds.batch(256).map(tokens, num_parallel_calls=AUTOTUNE).unbatch()
@@ -185,7 +205,8 @@ def make_dataset(config: TrainConfig, tokenizer, special: dict, vocab_size: int,
     if config.data.packing == "concat":
         # Leave room for [start] and [end] around each MLM chunk.
         body = row_length - 2 if config.objective == "mlm" else row_length
-        ds = _concat_rows(ds, tokenizer, special, body)
+        ds = _concat_rows(ds, tokenizer, special, body,
+                          end_token=config.data.format != "document")
         if config.objective == "mlm":
             ds = ds.map(lambda x, m: (tf.concat([[special["start"]], x, [special["end"]]], 0),
                                       tf.ones([row_length], tf.int32)))
