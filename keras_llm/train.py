@@ -18,6 +18,8 @@ cli.quiet_tensorflow()  # before absl/TensorFlow imports below print start-up li
 from absl import app, flags, logging  # noqa: E402  pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
+# Named configs: keras_llm.training's, or an app's (`run(configs=...)`).
+_CONFIGS = {}
 flags.DEFINE_string("config", None, "Named config, e.g. bert_mlm_small, gpt_clm_small, "
                     "bert_mlm_tiny, gpt_clm_tiny.")
 flags.DEFINE_string("workdir", None, "Checkpoints, TensorBoard logs, vocabulary, history.")
@@ -48,7 +50,14 @@ def main(argv):
         overrides.append(f"strategy={FLAGS.strategy}")
     if FLAGS.tpu:
         overrides.append(f"tpu={FLAGS.tpu}")
-    config = training.override(training.get_config(FLAGS.config), overrides)
+    if _CONFIGS:
+        if FLAGS.config not in _CONFIGS:
+            raise ValueError(f"Unknown config {FLAGS.config!r}; known: "
+                             f"{', '.join(sorted(_CONFIGS))}.")
+        config = _CONFIGS[FLAGS.config]()
+    else:
+        config = training.get_config(FLAGS.config)
+    config = training.override(config, overrides)
     result = training.train(config, FLAGS.workdir)
     summary = {"step": result.step, "resumed_from": result.resumed_from,
                "final_loss": result.losses[-1]["loss"] if result.losses else None,
@@ -69,15 +78,26 @@ def config_fields_help() -> str:
     """The --override keys TrainConfig accepts, with TrainConfig()'s defaults."""
     from keras_llm.training import config as config_lib  # pylint: disable=import-outside-toplevel
     from keras_llm.utils import config as fields_lib  # pylint: disable=import-outside-toplevel
-    lines = [f"Named configs (--config): {', '.join(sorted(config_lib.CONFIGS))}.",
+    lines = [f"Named configs (--config): {', '.join(sorted(_CONFIGS or config_lib.CONFIGS))}.",
              "Config fields (--override=KEY=VALUE; defaults of TrainConfig, which a named "
              "config may change):"]
     lines += ["  " + line for line in fields_lib.describe_fields(config_lib.TrainConfig())]
     return "\n".join(lines)
 
 
-def run():
-    cli.run(main, help_text=config_fields_help)
+def run(configs=None, default_config=None, preset_in_workdir=None):
+    """The CLI; an app passes its own named configs (name -> () -> TrainConfig), a default
+    one, and `preset_in_workdir` (a subfolder name: the preset is always written there)."""
+    _CONFIGS.update(configs or {})
+    if default_config:
+        FLAGS.set_default("config", default_config)
+    main_fn = main
+    if preset_in_workdir:
+        def main_fn(argv):
+            if not FLAGS.export_preset:
+                FLAGS.export_preset = os.path.join(FLAGS.workdir, preset_in_workdir)
+            main(argv)
+    cli.run(main_fn, help_text=config_fields_help)
 
 
 if __name__ == "__main__":

@@ -197,3 +197,28 @@ class TextGenerationModule(TextTaskModule):
         return [warmup.predict_log("serving_default", {"prompt": prompts}),
                 warmup.predict_log("generate", params),
                 warmup.predict_log("score", {"text": prompts})]
+
+
+def module_from_preset(preset_dir, default_max_new_tokens: int = 64,
+                       quantize: str = "", fit_default: bool = False,
+                       **kwargs) -> TextGenerationModule:
+    """A `TextGenerationModule` for a GPT preset holding a byte-level BPE (`vocab.json`,
+    `merges.txt`), as `keras_llm.train --export_preset` writes it; optionally quantized
+    (keras_llm.models.quantization mode). `fit_default`: cap the default length at what the
+    model's context allows instead of failing."""
+    import pathlib  # pylint: disable=import-outside-toplevel
+    from keras_llm.models.gpt.backbone import GptBackbone  # pylint: disable=import-outside-toplevel
+    from keras_llm.models.gpt.causal_lm import GptCausalLM  # pylint: disable=import-outside-toplevel
+    from keras_llm.tokenizers.byte_pair import BytePairTokenizer  # pylint: disable=import-outside-toplevel
+    from keras_llm.training.tokenizer import special_token_ids  # pylint: disable=import-outside-toplevel
+    preset_dir = pathlib.Path(preset_dir)
+    lm = GptCausalLM(GptBackbone.from_preset(preset_dir, dropout=0.0))
+    if quantize:
+        from keras_llm.models import quantization  # pylint: disable=import-outside-toplevel
+        quantization.quantize(lm, quantize)
+    tokenizer = BytePairTokenizer(str(preset_dir / "vocab.json"), str(preset_dir / "merges.txt"))
+    special = special_token_ids(tokenizer)
+    if fit_default:
+        default_max_new_tokens = min(default_max_new_tokens, lm.backbone.max_sequence_length - 1)
+    return TextGenerationModule(tokenizer, lm, special["start"], special["end"],
+                                default_max_new_tokens=default_max_new_tokens, **kwargs)

@@ -55,7 +55,8 @@ def train(task_class, configs: dict, default: str) -> None:
             strategy.set_cpu_devices(FLAGS.cpu_devices)
         config = override(configs[FLAGS.config], FLAGS.override)
         result = loop.finetune(task_class(config), FLAGS.workdir)
-        result.metrics["command"] = " ".join([_program()] + sys.argv[1:])
+        from keras_llm.utils.report import command_line  # pylint: disable=import-outside-toplevel
+        result.metrics["command"] = command_line()
         (pathlib.Path(FLAGS.workdir) / loop.METRICS_FILE).write_text(
                 json.dumps(result.metrics, indent=2))
         print(json.dumps(result.metrics, indent=2))
@@ -118,7 +119,6 @@ def export(task_class, default_base_dir: str) -> None:
     def main(argv):
         _no_arguments(argv)
         import tempfile  # pylint: disable=import-outside-toplevel
-        from keras_llm import export as export_lib  # pylint: disable=import-outside-toplevel
         task, model = load_workdir(task_class, FLAGS.workdir)
         with tempfile.TemporaryDirectory() as pruned_workdir:
             workdir = FLAGS.workdir
@@ -130,14 +130,21 @@ def export(task_class, default_base_dir: str) -> None:
             if FLAGS.quantize:
                 from keras_llm.models import quantization  # pylint: disable=import-outside-toplevel
                 quantization.quantize(model, FLAGS.quantize)
-            path = export_lib.export(task.export_module(model, workdir), FLAGS.base_dir,
-                                     version=FLAGS.version, overwrite=FLAGS.overwrite)
-        report = export_lib.check(path)
-        print(report.summary())
-        if not report.ok:
-            sys.exit(1)
+            export_and_check(task.export_module(model, workdir))
 
     cli_utils.run(main)
+
+
+def export_and_check(module) -> None:
+    """Writes `module` to --base_dir (--version, --overwrite), prints keras-llm-check's report;
+    exit status 1 if the check found problems. Shared by every app's export command."""
+    from keras_llm import export as export_lib  # pylint: disable=import-outside-toplevel
+    path = export_lib.export(module, FLAGS.base_dir, version=FLAGS.version,
+                             overwrite=FLAGS.overwrite)
+    report = export_lib.check(path)
+    print(report.summary())
+    if not report.ok:
+        sys.exit(1)
 
 
 def predict(task_class, default_saved_model: str) -> None:
@@ -162,43 +169,34 @@ def predict(task_class, default_saved_model: str) -> None:
 
 def _write_report(prefix: str, metrics: dict) -> None:
     """PREFIX.json + PREFIX.md: metrics, exact command, UTC date, machine, training run."""
-    import datetime  # pylint: disable=import-outside-toplevel
     from keras_llm.finetune import loop  # pylint: disable=import-outside-toplevel
-    from keras_llm.utils.machine import machine_info  # pylint: disable=import-outside-toplevel
+    from keras_llm.utils import report as report_lib  # pylint: disable=import-outside-toplevel
     source = pathlib.Path(FLAGS.saved_model or FLAGS.workdir)
     training = pathlib.Path(FLAGS.training_workdir or FLAGS.workdir or "")
     training_file = training / loop.METRICS_FILE
-    report = {
-            "command": " ".join([_program()] + sys.argv[1:]),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": machine_info(), "split": FLAGS.split, "metrics": metrics,
-            "evaluated": str(source), "through": "SavedModel serving_default on raw text"
-            if FLAGS.saved_model else "Keras model, host preprocessing",
-            "size_mb": round(sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
-                             / 2**20, 2) if FLAGS.saved_model else None,
-            "training": json.loads(training_file.read_text()) if training_file.is_file() else None}
-    prefix = pathlib.Path(prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    prefix.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [f"# {prefix.name}: {FLAGS.split} split", "", f"Date: {report['date']}  ",
-             f"Machine: {report['machine']}  ", f"Command: `{report['command']}`", "",
-             f"Evaluated: `{report['evaluated']}` ({report['through']}"
-             + (f", {report['size_mb']} MB on disk)" if report["size_mb"] is not None else ")"),
-             "", "| metric | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in metrics.items()]
+    report = report_lib.new_record(
+            split=FLAGS.split, metrics=metrics, evaluated=str(source),
+            through="SavedModel serving_default on raw text" if FLAGS.saved_model
+            else "Keras model, host preprocessing",
+            size_mb=saved_model_mb(source) if FLAGS.saved_model else None,
+            training=json.loads(training_file.read_text()) if training_file.is_file() else None)
+    notes = [f"Evaluated: `{report['evaluated']}` ({report['through']}"
+             + (f", {report['size_mb']} MB on disk)" if report["size_mb"] is not None else ")")]
     if report["training"]:
-        lines += ["", f"Trained by: `{report['training'].get('command', 'not recorded')}` "
+        notes += ["", f"Trained by: `{report['training'].get('command', 'not recorded')}` "
                       f"({report['training'].get('train_steps')} steps, "
                       f"{report['training'].get('train_seconds')} s)"]
-    prefix.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    report_lib.write(prefix, report, f"{pathlib.Path(prefix).name}: {FLAGS.split} split",
+                     metrics, notes)
+
+
+def saved_model_mb(path) -> float:
+    """Size on disk of a SavedModel folder, in MiB."""
+    path = pathlib.Path(path)
+    return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 2)
 
 
 def _no_arguments(argv):
     if len(argv) > 1:
         raise ValueError(f"Unexpected arguments {argv[1:]}; use --flags (see --help).")
 
-
-def _program() -> str:
-    main = sys.modules["__main__"]
-    spec = getattr(main, "__spec__", None)
-    return f"python -m {spec.name}" if spec and spec.name else sys.argv[0]

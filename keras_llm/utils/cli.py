@@ -140,8 +140,22 @@ def _guarded(main):
             _fail(e, USAGE_EXIT_CODE)
         except USER_ERRORS as e:
             _fail(e, ERROR_EXIT_CODE)
+        except Exception as e:  # pylint: disable=broad-except
+            # A SavedModel's in-graph check (tf.debugging.assert_*): show its message only.
+            message = _graph_assertion(e)
+            if message is None:
+                raise
+            _fail(ValueError(message), ERROR_EXIT_CODE)
         return None
     return guarded_main
+
+
+def _graph_assertion(error: BaseException):
+    """The first bracketed message of a failed graph assertion, else None."""
+    if type(error).__name__ != "InvalidArgumentError":
+        return None
+    match = re.search(r"assertion failed: \[([^\]]*)\]", str(error))
+    return match.group(1).replace("\\'", "'") if match else None
 
 
 def _fail(error: BaseException, code: int) -> None:
