@@ -8,6 +8,7 @@ are summed across replicas before clipping, so clipping sees the true global nor
 device and N replicas produce the same update.
 """
 import dataclasses
+import json
 import math
 import os
 import time
@@ -252,4 +253,9 @@ def save_preset(result: TrainResult, workdir: str, preset_dir: str):
     vocab = os.path.join(workdir, "vocab")
     files = [os.path.join(vocab, n) for n in sorted(os.listdir(vocab))] if os.path.isdir(
             vocab) else []
+    config_file = os.path.join(workdir, "config.json")
+    if not files and os.path.isfile(config_file):  # tokenizer.vocabulary/merges given by path
+        with open(config_file, encoding="utf-8") as f:
+            tokenizer = json.load(f).get("tokenizer", {})
+        files = [tokenizer[k] for k in ("vocabulary", "merges") if tokenizer.get(k)]
     return result.backbone.save_to_preset(preset_dir, tokenizer_files=files)
