@@ -3,8 +3,10 @@
 Finds every model folder (NAME/<version>/saved_model.pb) under the models dir
 (--models_dir, else $KERAS_LLM_MODELS_DIR, else the repo's saved_models/), writes a
 model_config_file for them, starts keras-llm-serve on free ports, waits until each
-model is AVAILABLE, sends a few sentences to every model whose serving_default takes
-one string input, prints the answers, then stops the server with SIGTERM.
+model is AVAILABLE, sends example inputs to every model whose serving_default takes string
+inputs it has examples for (`text`: sentences for sentiment and NER; `question` + `context`:
+extractive QA; `prompt`: text generation), prints the answers, then stops the server with
+SIGTERM.
 """
 import argparse
 import json
@@ -22,7 +24,16 @@ import numpy as np
 
 SENTENCES = ["A wonderful, moving film with a great cast.",
              "Dull plot, wooden acting, a waste of two hours.",
-             "It was fine."]
+             "It was fine.",
+             "Angela Merkel met Emmanuel Macron in Paris before the European Union summit."]
+# Example values per serving_default input name (string inputs, one list per name).
+EXAMPLES = {
+        "text": SENTENCES,
+        "question": ["Where did the summit take place?"],
+        "context": ["Leaders of the member states met in Brussels on Thursday for a two-day "
+                    "summit on energy prices, hosted by the European Council."],
+        "prompt": ["ROMEO:\n"],
+}
 
 
 def default_models_dir():
@@ -71,20 +82,33 @@ def _wait_available(rest_address, names, proc, timeout):
     raise RuntimeError(f"models {names} not AVAILABLE after {timeout}s")
 
 
-def query(client, name, sentences):
-    """Sends sentences to a one-string-input model; returns printable lines."""
+def _show(value):
+    """A row of an output, printable: text decoded, "" / -1 padding dropped, floats rounded."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    flat = np.ravel(value)
+    if flat.dtype == object:
+        return [x.decode("utf-8", "replace") for x in flat if x != b""]
+    if np.issubdtype(flat.dtype, np.integer):
+        return [int(x) for x in flat if x != -1] if flat.size != 1 else int(flat[0])
+    return [round(float(x), 3) for x in flat] if flat.size != 1 else round(float(flat[0]), 3)
+
+
+def query(client, name):
+    """Sends the EXAMPLES matching the model's serving_default inputs; printable lines."""
     signature = client.metadata(name).get("serving_default")
-    if not signature or len(signature["inputs"]) != 1 or \
-            next(iter(signature["inputs"].values()))["dtype"] != "string":
-        return [f"  {name}: serving_default does not take one string input; skipped"]
-    alias = next(iter(signature["inputs"]))
-    outputs = client.predict(name, {alias: sentences})
+    inputs = (signature or {}).get("inputs", {})
+    if not inputs or any(alias not in EXAMPLES or spec["dtype"] != "string"
+                         for alias, spec in inputs.items()):
+        return [f"  {name}: no example for serving_default inputs {sorted(inputs)}; skipped"]
+    count = min(len(EXAMPLES[alias]) for alias in inputs)
+    request = {alias: EXAMPLES[alias][:count] for alias in inputs}
+    outputs = client.predict(name, request)
     lines = []
-    for i, sentence in enumerate(sentences):
-        answer = {k: (v[i].decode("utf-8", "replace") if isinstance(v[i], bytes)
-                      else [round(float(x), 3) for x in np.ravel(v[i])])
-                  for k, v in outputs.items()}
-        lines.append(f"  [{client.protocol}] {name}: {sentence!r} -> {answer}")
+    for i in range(count):
+        shown = {alias: values[i] for alias, values in request.items()}
+        answer = {k: _show(v[i]) for k, v in outputs.items()}
+        lines.append(f"  [{client.protocol}] {name}: {shown} -> {answer}")
     return lines
 
 
@@ -115,7 +139,7 @@ def main(argv=None):
         for client in (Client(f"127.0.0.1:{grpc_port}"),
                        Client(f"127.0.0.1:{rest_port}", protocol="rest")):
             for name in models:
-                print("\n".join(query(client, name, SENTENCES)))
+                print("\n".join(query(client, name)))
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)

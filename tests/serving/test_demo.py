@@ -15,7 +15,7 @@ def test_demo_runs_against_toy_models_dir(tmp_path, toy_versions):
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "models AVAILABLE: toy" in out
-    assert "[grpc] toy: 'A wonderful, moving film with a great cast.' -> {" in out
-    assert "[rest] toy: 'It was fine.' -> {" in out
-    assert out.count("'label': 'negative'") == 6        # 3 sentences x 2 protocols
+    assert "[grpc] toy: {'text': 'A wonderful, moving film with a great cast.'} -> {" in out
+    assert "[rest] toy: {'text': 'It was fine.'} -> {" in out
+    assert out.count("'label': 'negative'") == 8        # 4 sentences x 2 protocols
     assert "exit code 0" in out
