@@ -19,6 +19,7 @@ from typing import Callable, Dict, Mapping, Sequence, Tuple
 
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.trackable.data_structures import NoDependency
 
 from keras_llm.export import versions
 from keras_llm.export import warmup
@@ -47,8 +48,16 @@ class TextTaskModule(tf.Module):
         if max_input_chars <= 0:
             raise ValueError(f"max_input_chars must be positive, got {max_input_chars}.")
         self.preprocessor = preprocessor
-        self.model = model
+        # The model's variables are saved; the Keras model object itself is not tracked, so
+        # tf.saved_model does not also trace and store its own default call functions.
+        self.model = NoDependency(model)
+        self.model_variables = list(model.variables) if model is not None else []
         self.max_input_chars = max_input_chars
+        spec = {n: tf.TensorSpec([None, None], tf.int32, name=n) for n in self.MODEL_INPUTS}
+        # Held in a plain dict: a tf.function attribute would also be traced and saved on
+        # its own, a second copy of the model's graph in saved_model.pb.
+        self._functions = NoDependency({"model": tf.function(
+                lambda inputs: self.model(inputs, training=False), input_signature=[spec])})
 
     # ---- hooks -------------------------------------------------------------------------------
     def preprocess(self, texts: Mapping[str, tf.Tensor]) -> Tuple[Dict[str, tf.Tensor], dict]:
@@ -60,7 +69,11 @@ class TextTaskModule(tf.Module):
         return self.preprocessor(inputs[0] if len(inputs) == 1 else inputs), {}
 
     def forward(self, model_inputs: Mapping[str, tf.Tensor]):
-        return self.model(dict(model_inputs), training=False)
+        """The model on `MODEL_INPUTS` (B, T) int32, through one shared tf.function, so every
+        signature calls the same function instead of holding its own copy of the model's
+        graph (saved_model.pb stays small)."""
+        return self._functions["model"]({n: tf.cast(model_inputs[n], tf.int32)
+                                     for n in self.MODEL_INPUTS})
 
     def postprocess(self, outputs, context: dict) -> Dict[str, tf.Tensor]:
         raise NotImplementedError
@@ -133,7 +146,10 @@ class TextTaskModule(tf.Module):
 def save(module: TextTaskModule, export_dir) -> None:
     """Writes `module` as a SavedModel (+ warmup requests) into `export_dir`."""
     export_dir = str(export_dir)
-    tf.saved_model.save(module, export_dir, signatures=module.signatures())
+    # Serving computes no gradients: leave out custom-gradient functions (int8 layers have
+    # them), which would only grow saved_model.pb.
+    options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+    tf.saved_model.save(module, export_dir, signatures=module.signatures(), options=options)
     _set_method_names(export_dir, module.method_names())
     warmup.write_warmup_requests(export_dir, module.warmup_logs())
 
