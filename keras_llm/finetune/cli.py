@@ -108,10 +108,11 @@ def export(task_class, default_base_dir: str) -> None:
     flags.DEFINE_string("base_dir", default_base_dir, "Model base path (version folders).")
     flags.DEFINE_integer("version", None, "Version number; default: the next free one.")
     flags.DEFINE_bool("overwrite", False, "Replace an existing --version folder.")
-    flags.DEFINE_enum("quantize", "", ["", "int8", "int8_dynamic"], "Post-training "
-                      "quantization (keras_llm.models.quantization): int8 = int8 weights, "
-                      "float matmuls (about 1/4 of the size); int8_dynamic = also int8 "
-                      "activations. Default: float32.")
+    flags.DEFINE_enum("quantize", "", ["", "int8", "int8_dynamic", "int8_int4_embeddings"],
+                      "Post-training quantization (keras_llm.models.quantization): int8 = "
+                      "int8 weights, float matmuls (about 1/4 of the size); int8_dynamic = "
+                      "also int8 activations; int8_int4_embeddings = int8 with 4-bit token "
+                      "embeddings. Default: float32.")
     flags.DEFINE_bool("prune_vocabulary", False, "BERT apps: keep only the vocabulary pieces "
                       "the task's training texts use (plus specials and single characters); "
                       "training text tokenizes as before, the embedding table shrinks.")

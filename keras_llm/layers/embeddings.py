@@ -13,6 +13,8 @@ Both position layers take `start_index` (one offset for the batch) or `position_
 import math
 
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
 
@@ -26,6 +28,8 @@ class TokenEmbedding(keras.layers.Embedding):
     """
 
     def call(self, inputs, reverse=False):
+        if getattr(self, "_int4", False):
+            return self._int4_reverse(inputs) if reverse else self._int4_lookup(inputs)
         if not reverse:
             return super().call(inputs)
         kernel = ops.cast(ops.transpose(self.embeddings), self.compute_dtype)  # (D, V)
@@ -54,12 +58,53 @@ class TokenEmbedding(keras.layers.Embedding):
                           ops.cast(self.embeddings_scale, "float32"))  # (B, T, V)
 
     def quantize(self, mode=None, type_check=True, config=None):
-        """Keras's Embedding quantization (per-row int8 scales), which serves both the
-        lookup and the tied `reverse` projection above."""
+        """int8: Keras's Embedding quantization (one scale per row), which serves both the
+        lookup and the tied `reverse` projection above. int4: ours (`_pack_int4`)."""
+        if mode == "int4":
+            self._pack_int4()
+            return
         if mode != "int8":
-            raise NotImplementedError(f"{type(self).__name__} supports int8 quantization "
-                                      f"only, not {mode!r}.")
+            raise NotImplementedError(f"{type(self).__name__} supports int8 and int4 "
+                                      f"quantization, not {mode!r}.")
         super().quantize(mode, type_check=False, config=config)
+
+    # ---- int4 rows: two signed 4-bit values per int8 byte, one float scale per row --------
+    def _pack_int4(self):
+        table = ops.convert_to_numpy(self.embeddings).astype("float32")  # (V, D)
+        if table.shape[1] % 2:
+            raise ValueError(f"int4 embeddings need an even width, got {table.shape[1]}.")
+        scale = np.maximum(np.abs(table).max(axis=1), 1e-12) / 7.0  # (V,)
+        values = np.clip(np.round(table / scale[:, None]), -8, 7).astype("int8")
+        packed = ((values[:, 0::2] & 0x0F) | (values[:, 1::2] << 4)).astype("int8")  # (V, D/2)
+        self._tracker.unlock()
+        del self._embeddings
+        self._embeddings = self.add_weight(name="embeddings_int4", shape=packed.shape,
+                                           initializer="zeros", dtype="int8", trainable=False)
+        self.int4_scale = self.add_weight(name="embeddings_int4_scale", shape=scale.shape,
+                                          initializer="ones", trainable=False)
+        self._tracker.lock()
+        self._embeddings.assign(packed)
+        self.int4_scale.assign(scale.astype("float32"))
+        self._int4 = True
+
+    def _unpack_int4(self, packed):
+        """(..., D/2) int8 -> (..., D) int8 in [-8, 7] (core ops: shifts sign-extend)."""
+        packed = tf.convert_to_tensor(packed)
+        low = tf.bitwise.right_shift(tf.bitwise.left_shift(packed, 4), 4)
+        high = tf.bitwise.right_shift(packed, 4)
+        pairs = tf.stack([low, high], axis=-1)  # (..., D/2, 2)
+        return tf.reshape(pairs, tf.concat([tf.shape(packed)[:-1], [self.output_dim]], 0))
+
+    def _int4_lookup(self, inputs):
+        inputs = tf.cast(inputs, tf.int32)
+        rows = self._unpack_int4(tf.gather(self._embeddings, inputs))
+        scale = tf.gather(self.int4_scale, inputs)
+        return tf.cast(rows, self.compute_dtype) * tf.cast(scale, self.compute_dtype)[..., None]
+
+    def _int4_reverse(self, inputs):
+        table = tf.cast(self._unpack_int4(self._embeddings), self.compute_dtype)  # (V, D)
+        logits = tf.matmul(inputs, table, transpose_b=True)
+        return tf.cast(logits, "float32") * tf.cast(self.int4_scale, "float32")
 
     def compute_output_shape(self, input_shape, reverse=False):
         if reverse:

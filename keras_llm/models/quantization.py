@@ -3,6 +3,7 @@
     from keras_llm.models import quantization
     quantization.quantize(model)                  # "int8": weights int8, float matmuls
     quantization.quantize(model, "int8_dynamic")  # also int8 activations: int8 x int8 matmuls
+    quantization.quantize(model, "int8_int4_embeddings")  # int8, token tables int4
 
 Built on Keras 3's int8 layers: every Dense kernel (attention projections, feed-forward,
 pooler, task heads) is stored int8 with one float scale per output column; every token or
@@ -14,6 +15,9 @@ float32: under 3% of a BERT's parameters.
   float32 only by weight rounding (|error| per weight <= scale / 2).
 - "int8_dynamic": each Dense input row is also quantized (abs-max per row) and the matmul
   runs int8 x int8 -> int32 (oneDNN VNNI/AMX kernels where the CPU has them); larger error.
+- "int8_int4_embeddings": as "int8", but token (not segment) embedding tables hold 4-bit
+  values, two per byte, one scale per row: half the size of the largest table of a small
+  BERT (30k x 384 MiniLM: 11.7 MB int8, 5.9 MB int4); only looked-up rows are unpacked.
 
 The quantized model is for inference and export (a quantized kernel gets no gradient).
 `weight_dtypes` counts a model's (or a SavedModel's) parameters by dtype.
@@ -23,7 +27,7 @@ from typing import Dict, Iterable
 
 import keras
 
-MODES = ("int8", "int8_dynamic")
+MODES = ("int8", "int8_dynamic", "int8_int4_embeddings")
 
 
 def quantize(model: keras.Model, mode: str = "int8") -> int:
@@ -39,12 +43,14 @@ def quantize(model: keras.Model, mode: str = "int8") -> int:
             activation_quantizer=activations)
     count = 0
     for layer in model._flatten_layers(include_self=False, recursive=True):  # pylint: disable=protected-access
-        if getattr(layer, "quantization_mode", None) is not None:
+        if getattr(layer, "quantization_mode", None) is not None or getattr(layer, "_int4",
+                                                                            False):
             continue  # already quantized
         if isinstance(layer, keras.layers.Dense):
             layer.quantize("int8", type_check=False, config=dense_config)
         elif isinstance(layer, keras.layers.Embedding):
-            layer.quantize("int8", type_check=False)
+            int4 = mode == "int8_int4_embeddings" and "segment" not in layer.name
+            layer.quantize("int4" if int4 else "int8", type_check=False)
         else:
             continue
         count += 1

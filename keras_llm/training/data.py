@@ -94,14 +94,19 @@ def _file_records(path: str, config, fields: List[str], split: str) -> tf.data.D
 
 
 def document_part(path: str, config, split: str) -> List[str]:
-    """format=document: the file's first (train) or last (eval) characters, as paragraphs that
-    keep their newlines (joined, they are exactly that part of the file)."""
+    """format=document: the file's first (train) or last (eval) characters, as paragraphs
+    (joined, they are exactly that part of the file).
+
+    Paragraphs are cut before the last newline of a blank-line run ("A\n" + "\nB"), where
+    byte-level BPE pre-tokenization of the whole text already has a boundary: the pieces
+    tokenize to exactly the whole text's tokens (cut after the run, "A\n\n" would end in a
+    "\n\n" token that the whole text, tokenized at once, never has)."""
     with tf.io.gfile.GFile(path, "r") as f:
         text = f.read()
     if not config.eval_files:
         cut = int(len(text) * (1.0 - config.eval_fraction))
         text = text[:cut] if split == "train" else text[cut:]
-    return [p for p in re.split(r"(?<=\n\n)", text) if p] or [""]
+    return [p for p in re.split(r"(?<=\n)(?=\n[^\n])", text) if p] or [""]
 
 
 def records(config: TrainConfig, split: str) -> tf.data.Dataset:

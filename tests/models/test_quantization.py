@@ -89,3 +89,22 @@ def test_pruned_vocabulary_keeps_training_text_tokens_and_outputs(tmp_path):
     # A word the texts never used still tokenizes, into kept single characters.
     assert [kept[i] for i in WordPieceTokenizer(kept).encode(["hoses"])[0]] == \
         ["h", "##o", "##s", "##e", "##s"]
+
+
+def test_int4_token_embeddings_lookup_and_tied_head():
+    backbone = GptBackbone(300, 2, 4, 64, 128, max_sequence_length=32)
+    model = GptCausalLM(backbone)
+    ids = {"token_ids": RNG.integers(0, 300, (2, 12)).astype("int32"),
+           "padding_mask": np.ones((2, 12), "int32")}
+    table = backbone.token_embedding.embeddings.numpy()
+    reference = model(ids).numpy()
+    quantization.quantize(model, "int8_int4_embeddings")
+    layer = backbone.token_embedding
+    assert layer._embeddings.shape == (300, 32) and layer._embeddings.dtype == "int8"  # packed
+    rows = layer(ids["token_ids"]).numpy()
+    # 4 bits per value, one scale per row: |error| <= half a step of the row's max / 7.
+    step = np.abs(table).max(axis=1) / 7.0
+    error = np.abs(rows - table[ids["token_ids"]])
+    assert (error <= step[ids["token_ids"]][..., None] * 0.5 + 1e-6).all()
+    out = model(ids).numpy()
+    assert np.abs(out - reference).max() <= 0.15 * np.abs(reference).max()

@@ -73,3 +73,28 @@ def test_concat_packing_has_no_padding_and_is_deterministic(tmp_path):
     np.testing.assert_array_equal(first, again)
     _, _, weights = next(iter(data.make_dataset(cfg, tok, special_token_ids(tok), 64, "train", 4)))
     assert weights.numpy().min() == 1.0
+
+
+def test_document_format_splits_characters_and_keeps_whole_text_tokens(tmp_path):
+    """format=document: first 75% / last 25% of the characters; paragraphs joined give the part
+    back exactly, and byte-level BPE tokens of the pieces == tokens of the whole part (no
+    end tokens in between, so the packed stream is the whole text's)."""
+    from keras_llm.tokenizers import BytePairTokenizer, save_bpe, train_bpe
+    text = "".join(f"SPEAKER {i}:\nSome words, {i} times.\n\n\n" if i % 3 == 0 else
+                   f"SPEAKER {i}:\nMore words here.\n\n" for i in range(30))
+    (tmp_path / "doc.txt").write_text(text)
+    cfg = _config([tmp_path / "doc.txt"], "document", eval_fraction=0.25)
+    train, held_out = _strings(cfg, "train"), _strings(cfg, "eval")
+    cut = int(len(text) * 0.75)
+    assert "".join(train) == text[:cut] and "".join(held_out) == text[cut:]
+    assert len(train) > 10
+    vocab, merges = train_bpe(train, 400)
+    tokenizer = BytePairTokenizer(*save_bpe(vocab, merges, str(tmp_path / "bpe")))
+    pieces = [i for ids in tokenizer.encode(train) for i in ids]
+    assert pieces == tokenizer.encode(["".join(train)])[0]
+    special = special_token_ids(tokenizer)
+    rows = list(data.make_dataset(cfg, tokenizer, special, tokenizer.vocabulary_size, "eval",
+                                  2).as_numpy_iterator())
+    stream = tokenizer.encode([text[cut:]])[0]
+    first = rows[0][0]["token_ids"][0]
+    assert first.tolist() == stream[:len(first)]  # no end token between paragraphs
