@@ -21,6 +21,7 @@ LABELS = config_lib.LABELS
 
 
 class NERTask(FinetuneTask):
+    SAVED_MODEL_EVALUATION = "SavedModel tag_words signature (pre-split words -> IOB2 tags)"
     CONFIG_CLASS = config_lib.NERConfig
 
     # ---- files, model, data ----------------------------------------------------------------

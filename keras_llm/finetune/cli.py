@@ -97,7 +97,7 @@ def evaluate(task_class) -> None:
                 metrics = task.evaluate(model, FLAGS.workdir, FLAGS.split)
         print(json.dumps({"split": FLAGS.split, **metrics}, indent=2))
         if FLAGS.report:
-            _write_report(FLAGS.report, metrics)
+            _write_report(FLAGS.report, metrics, task_class)
 
     cli_utils.run(main)
 
@@ -168,7 +168,7 @@ def predict(task_class, default_saved_model: str) -> None:
     cli_utils.run(main)
 
 
-def _write_report(prefix: str, metrics: dict) -> None:
+def _write_report(prefix: str, metrics: dict, task_class) -> None:
     """PREFIX.json + PREFIX.md: metrics, exact command, UTC date, machine, training run."""
     from keras_llm.finetune import loop  # pylint: disable=import-outside-toplevel
     from keras_llm.utils import report as report_lib  # pylint: disable=import-outside-toplevel
@@ -177,7 +177,7 @@ def _write_report(prefix: str, metrics: dict) -> None:
     training_file = training / loop.METRICS_FILE
     report = report_lib.new_record(
             split=FLAGS.split, metrics=metrics, evaluated=str(source),
-            through="SavedModel serving_default on raw text" if FLAGS.saved_model
+            through=task_class.SAVED_MODEL_EVALUATION if FLAGS.saved_model
             else "Keras model, host preprocessing",
             size_mb=saved_model_mb(source) if FLAGS.saved_model else None,
             training=json.loads(training_file.read_text()) if training_file.is_file() else None)

@@ -22,6 +22,9 @@ from keras_llm.finetune.config import FinetuneConfig
 class FinetuneTask:
     """Base of the task descriptions; see the module docstring."""
 
+    # How `evaluate_saved_model` reaches the model (quoted by `evaluate --report`).
+    SAVED_MODEL_EVALUATION = "SavedModel serving_default on raw text"
+
     def __init__(self, config):
         self.config = config
 
