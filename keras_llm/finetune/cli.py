@@ -84,8 +84,10 @@ def evaluate(task_class) -> None:
         if bool(FLAGS.workdir) == bool(FLAGS.saved_model):
             raise ValueError("Give exactly one of --workdir and --saved_model.")
         if FLAGS.saved_model:
+            from keras_llm.export.check import resolve_version_dir  # pylint: disable=import-outside-toplevel
             task = task_class(task_class.CONFIG_CLASS())
-            metrics = task.evaluate_saved_model(FLAGS.saved_model, FLAGS.split)
+            metrics = task.evaluate_saved_model(resolve_version_dir(FLAGS.saved_model),
+                                                FLAGS.split)
         else:
             task, model = load_workdir(task_class, FLAGS.workdir)
             if FLAGS.save_logits:  # one pass: the saved outputs are the ones scored
