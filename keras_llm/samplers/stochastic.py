@@ -78,10 +78,15 @@ class TemperatureSampler(Sampler):
 
     def next_token(self, logits, seeds):
         temperature = per_row(self.temperature, tf.shape(logits)[0], tf.float32)
-        scaled = logits / tf.maximum(temperature, _MIN_TEMPERATURE)[:, None]
-        sampled = stateless_categorical(self.filter_logits(scaled), seeds)
         greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        return tf.where(temperature > 0.0, sampled, greedy)
+
+        def sample():
+            scaled = logits / tf.maximum(temperature, _MIN_TEMPERATURE)[:, None]
+            sampled = stateless_categorical(self.filter_logits(scaled), seeds)
+            return tf.where(temperature > 0.0, sampled, greedy)
+
+        # A batch of greedy rows skips the filters and the sampling (as fast as greedy).
+        return tf.cond(tf.reduce_any(temperature > 0.0), sample, lambda: greedy)
 
 
 class TopKSampler(TemperatureSampler):
