@@ -89,7 +89,7 @@ def main():
     import numpy as np  # pylint: disable=import-outside-toplevel
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     from keras_llm import export, samplers  # pylint: disable=import-outside-toplevel
-    from keras_llm.export.generation import module_from_preset  # pylint: disable=import-outside-toplevel
+    from keras_llm.export.generation import generate_inputs, module_from_preset  # pylint: disable=import-outside-toplevel
     from keras_llm.utils import report  # pylint: disable=import-outside-toplevel
 
     workdir = tempfile.mkdtemp(prefix="bench_generate_")
@@ -139,11 +139,10 @@ def main():
         calls = {name: (lambda f=f: f(ids, mask).numpy()) for name, f in methods.items()}
         counts = {name: batch_size * NEW_TOKENS for name in calls}
 
+        greedy = generate_inputs(texts, NEW_TOKENS)
+
         def saved_model_call():
-            out = loaded.signatures["generate"](
-                    prompt=tf.constant(texts), max_new_tokens=tf.fill([batch_size], NEW_TOKENS),
-                    temperature=tf.zeros([batch_size]), top_k=tf.zeros([batch_size], tf.int32),
-                    top_p=tf.ones([batch_size]), seed=tf.zeros([batch_size], tf.int32))
+            out = loaded.signatures["generate"](**greedy)
             counts["ours_saved_model"] = int(out["num_tokens"].numpy().sum())
         calls["ours_saved_model"] = saved_model_call
         if keras_hub_lm is not None:

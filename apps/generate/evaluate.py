@@ -32,6 +32,7 @@ def main(argv):
     import time  # pylint: disable=import-outside-toplevel
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     from keras_llm.export.check import resolve_version_dir  # pylint: disable=import-outside-toplevel
+    from keras_llm.export.generation import generate_inputs  # pylint: disable=import-outside-toplevel
     path = resolve_version_dir(FLAGS.saved_model)
     loaded = tf.saved_model.load(str(path))
     text = validation_text()
@@ -46,10 +47,9 @@ def main(argv):
                "valid_characters": len(text), "valid_tokens": tokens,
                "score_seconds": round(seconds, 1)}
     count = len(PROMPTS)
-    sampled = loaded.signatures["generate"](
-            prompt=tf.constant(PROMPTS), max_new_tokens=tf.fill([count], FLAGS.sample_tokens),
-            temperature=tf.fill([count], 0.8), top_k=tf.fill([count], 40),
-            top_p=tf.fill([count], 0.95), seed=tf.range(count))
+    sampled = loaded.signatures["generate"](**generate_inputs(
+            PROMPTS, FLAGS.sample_tokens, temperature=0.8, top_k=40, top_p=0.95,
+            seed=list(range(count))))
     samples = [p + t.decode("utf-8") for p, t in zip(PROMPTS, sampled["text"].numpy())]
     print(json.dumps({**metrics, "samples": samples}, indent=2, ensure_ascii=False))
     if FLAGS.report:

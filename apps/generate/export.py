@@ -26,12 +26,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.DEFINE_string("workdir", None, "apps.generate.train workdir.", required=True)
-    flags.DEFINE_string("base_dir", "saved_models/generation", "Model base path.")
-    flags.DEFINE_integer("version", None, "Version number; default: the next free one.")
-    flags.DEFINE_bool("overwrite", False, "Replace an existing --version folder.")
+    cli.define_export_flags("saved_models/generation")
+    flags.adopt_module_key_flags(cli)  # --help lists them with this command's own
     flags.DEFINE_integer("max_new_tokens", 64, "serving_default's continuation length "
                          "(tokens; at most the model's context - 1).")
-    flags.DEFINE_enum("quantize", "", ["", "int8", "int8_dynamic"],
-                      "Post-training quantization (keras_llm.models.quantization).")
     cli_utils.run(main)

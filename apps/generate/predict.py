@@ -16,13 +16,12 @@ FLAGS = flags.FLAGS
 def main(argv):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     from keras_llm.export.check import resolve_version_dir  # pylint: disable=import-outside-toplevel
+    from keras_llm.export.generation import generate_inputs  # pylint: disable=import-outside-toplevel
     prompts = argv[1:] or [line.rstrip("\n") for line in sys.stdin]
     loaded = tf.saved_model.load(str(resolve_version_dir(FLAGS.saved_model)))
-    count = len(prompts)
-    out = loaded.signatures["generate"](
-            prompt=tf.constant(prompts), max_new_tokens=tf.fill([count], FLAGS.max_new_tokens),
-            temperature=tf.fill([count], FLAGS.temperature), top_k=tf.fill([count], FLAGS.top_k),
-            top_p=tf.fill([count], FLAGS.top_p), seed=tf.fill([count], FLAGS.seed))
+    out = loaded.signatures["generate"](**generate_inputs(
+            prompts, FLAGS.max_new_tokens, FLAGS.temperature, FLAGS.top_k, FLAGS.top_p,
+            FLAGS.seed))
     for prompt, text, n in zip(prompts, out["text"].numpy(), out["num_tokens"].numpy()):
         print(json.dumps({"prompt": prompt, "text": text.decode("utf-8"), "num_tokens": int(n)},
                          ensure_ascii=False))

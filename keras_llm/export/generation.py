@@ -37,6 +37,20 @@ GENERATE_INPUTS = {"max_new_tokens": tf.int32, "temperature": tf.float32, "top_k
                    "top_p": tf.float32, "seed": tf.int32}
 
 
+def generate_inputs(prompts, max_new_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
+                    seed=0) -> Dict[str, tf.Tensor]:
+    """The `generate` signature's inputs: `prompts` (strings or a tf.string (B,) tensor) and
+    each parameter as one value for every row or a value per row, cast to its dtype (B,).
+    Greedy by default."""
+    prompt = tf.convert_to_tensor(prompts, tf.string)
+    batch = tf.shape(prompt)[:1]
+    values = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k,
+              "top_p": top_p, "seed": seed}
+    return {"prompt": prompt, **{name: tf.broadcast_to(tf.cast(value, GENERATE_INPUTS[name]),
+                                                       batch)
+                                 for name, value in values.items()}}
+
+
 class TextGenerationModule(TextTaskModule):
     """See the module docstring."""
 
@@ -131,12 +145,8 @@ class TextGenerationModule(TextTaskModule):
         return self.postprocess(self.forward(model_inputs, greedy=greedy), context)
 
     def serve_default(self, inputs):
-        prompt = inputs["prompt"]
-        batch = tf.shape(prompt)[0]
-        defaults = {"max_new_tokens": tf.fill([batch], self.default_max_new_tokens),
-                    "temperature": tf.zeros([batch]), "top_k": tf.zeros([batch], tf.int32),
-                    "top_p": tf.ones([batch]), "seed": tf.zeros([batch], tf.int32)}
-        return {"text": self.serve_prompts({"prompt": prompt, **defaults}, greedy=True)["text"]}
+        greedy = generate_inputs(inputs["prompt"], self.default_max_new_tokens)
+        return {"text": self.serve_prompts(greedy, greedy=True)["text"]}
 
     def serve_score(self, inputs):
         text = self.clean_text(inputs["text"], max_chars=self.max_score_chars)
@@ -164,9 +174,8 @@ class TextGenerationModule(TextTaskModule):
             valid = positions < length
             token_ids = tf.where(valid, tf.gather(row, tf.minimum(positions, length - 1)),
                                  self.end_token_id)
-            logits = self.model({"token_ids": token_ids[None],
-                                 "padding_mask": tf.cast(valid, tf.int32)[None]},
-                                training=False)[0]  # (C, V)
+            logits = self.call_model({"token_ids": token_ids[None],
+                                      "padding_mask": tf.cast(valid, tf.int32)[None]})[0]  # (C, V)
             log_probs = tf.nn.log_softmax(tf.cast(logits[:-1], tf.float32))
             target = tf.gather(log_probs, token_ids[1:], batch_dims=1)  # (C - 1,)
             first = tf.where(w == 0, 1, begin + window - stride)  # earlier windows scored the rest
@@ -187,13 +196,10 @@ class TextGenerationModule(TextTaskModule):
 
     def warmup_logs(self):
         prompts = tf.constant(EXAMPLE_TEXTS).numpy()
-        count = len(EXAMPLE_TEXTS)
-        params = {"prompt": prompts,
-                  "max_new_tokens": tf.fill([count], 4).numpy(),
-                  "temperature": tf.constant([0.0, 0.8, 1.0, 1.2][:count]).numpy(),
-                  "top_k": tf.constant([0, 40, 0, 5][:count]).numpy(),
-                  "top_p": tf.constant([1.0, 0.9, 0.5, 1.0][:count]).numpy(),
-                  "seed": tf.range(count).numpy()}
+        params = generate_inputs(prompts, 4, temperature=[0.0, 0.8, 1.0, 1.2],
+                                 top_k=[0, 40, 0, 5], top_p=[1.0, 0.9, 0.5, 1.0],
+                                 seed=list(range(len(EXAMPLE_TEXTS))))
+        params = {name: value.numpy() for name, value in params.items()}
         return [warmup.predict_log("serving_default", {"prompt": prompts}),
                 warmup.predict_log("generate", params),
                 warmup.predict_log("score", {"text": prompts})]

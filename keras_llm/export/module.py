@@ -69,11 +69,14 @@ class TextTaskModule(tf.Module):
         return self.preprocessor(inputs[0] if len(inputs) == 1 else inputs), {}
 
     def forward(self, model_inputs: Mapping[str, tf.Tensor]):
+        return self.call_model(model_inputs)
+
+    def call_model(self, model_inputs: Mapping[str, tf.Tensor]):
         """The model on `MODEL_INPUTS` (B, T) int32, through one shared tf.function, so every
         signature calls the same function instead of holding its own copy of the model's
         graph (saved_model.pb stays small)."""
         return self._functions["model"]({n: tf.cast(model_inputs[n], tf.int32)
-                                     for n in self.MODEL_INPUTS})
+                                         for n in self.MODEL_INPUTS})
 
     def postprocess(self, outputs, context: dict) -> Dict[str, tf.Tensor]:
         raise NotImplementedError

@@ -106,15 +106,7 @@ def evaluate(task_class) -> None:
 
 def export(task_class, default_base_dir: str) -> None:
     """A trained workdir -> `<base_dir>/<N>/` (atomic, warmup records), then keras-llm-check."""
-    flags.DEFINE_string("workdir", None, "Fine-tuning workdir.", required=True)
-    flags.DEFINE_string("base_dir", default_base_dir, "Model base path (version folders).")
-    flags.DEFINE_integer("version", None, "Version number; default: the next free one.")
-    flags.DEFINE_bool("overwrite", False, "Replace an existing --version folder.")
-    flags.DEFINE_enum("quantize", "", ["", "int8", "int8_dynamic", "int8_int4_embeddings"],
-                      "Post-training quantization (keras_llm.models.quantization): int8 = "
-                      "int8 weights, float matmuls (about 1/4 of the size); int8_dynamic = "
-                      "also int8 activations; int8_int4_embeddings = int8 with 4-bit token "
-                      "embeddings. Default: float32.")
+    define_export_flags(default_base_dir)
     flags.DEFINE_bool("prune_vocabulary", False, "BERT apps: keep only the vocabulary pieces "
                       "the task's training texts use (plus specials and single characters); "
                       "training text tokenizes as before, the embedding table shrinks.")
@@ -136,6 +128,20 @@ def export(task_class, default_base_dir: str) -> None:
             export_and_check(task.export_module(model, workdir))
 
     cli_utils.run(main)
+
+
+def define_export_flags(default_base_dir: str) -> None:
+    """--workdir, --base_dir, --version, --overwrite, --quantize: every export command's flags
+    (read by `export_and_check`)."""
+    flags.DEFINE_string("workdir", None, "Training workdir.", required=True)
+    flags.DEFINE_string("base_dir", default_base_dir, "Model base path (version folders).")
+    flags.DEFINE_integer("version", None, "Version number; default: the next free one.")
+    flags.DEFINE_bool("overwrite", False, "Replace an existing --version folder.")
+    flags.DEFINE_enum("quantize", "", ["", "int8", "int8_dynamic", "int8_int4_embeddings"],
+                      "Post-training quantization (keras_llm.models.quantization): int8 = "
+                      "int8 weights, float matmuls (about 1/4 of the size); int8_dynamic = "
+                      "also int8 activations; int8_int4_embeddings = int8 with 4-bit token "
+                      "embeddings. Default: float32.")
 
 
 def export_and_check(module) -> None:

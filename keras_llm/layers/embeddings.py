@@ -37,17 +37,27 @@ class TokenEmbedding(keras.layers.Embedding):
 
     def keep_rows(self, ids) -> None:
         """Keeps only the rows `ids` (in that order): vocabulary pruning before export."""
-        if self.quantization_mode is not None:
+        if self.quantization_mode is not None or getattr(self, "_int4", False):
             raise ValueError("Prune the vocabulary before quantizing.")
         table = ops.convert_to_numpy(self.embeddings)[list(ids)]
-        trainable = self._embeddings.trainable
+        self.input_dim = len(table)
+        self._replace_table(table, "embeddings", self._embeddings.trainable)
+
+    def _replace_table(self, value, name, trainable, **extra) -> None:
+        """`_embeddings` becomes a new variable holding `value` (another shape or dtype);
+        `extra` adds more variables (name -> value), e.g. scales."""
         self._tracker.unlock()
         del self._embeddings
-        self.input_dim = len(table)
-        self._embeddings = self.add_weight(name="embeddings", shape=table.shape,
-                                           initializer="zeros", trainable=trainable)
+        self._embeddings = self.add_weight(name=name, shape=value.shape, initializer="zeros",
+                                           dtype=str(value.dtype), trainable=trainable)
+        for attribute, extra_value in extra.items():
+            setattr(self, attribute, self.add_weight(
+                    name=attribute, shape=extra_value.shape, initializer="zeros",
+                    dtype=str(extra_value.dtype), trainable=False))
         self._tracker.lock()
-        self._embeddings.assign(table)
+        self._embeddings.assign(value)
+        for attribute, extra_value in extra.items():
+            getattr(self, attribute).assign(extra_value)
 
     def _int8_call(self, inputs, reverse=False, training=None):
         """Quantized call (Keras dispatches here): int8 rows with one scale each."""
@@ -76,15 +86,7 @@ class TokenEmbedding(keras.layers.Embedding):
         scale = np.maximum(np.abs(table).max(axis=1), 1e-12) / 7.0  # (V,)
         values = np.clip(np.round(table / scale[:, None]), -8, 7).astype("int8")
         packed = ((values[:, 0::2] & 0x0F) | (values[:, 1::2] << 4)).astype("int8")  # (V, D/2)
-        self._tracker.unlock()
-        del self._embeddings
-        self._embeddings = self.add_weight(name="embeddings_int4", shape=packed.shape,
-                                           initializer="zeros", dtype="int8", trainable=False)
-        self.int4_scale = self.add_weight(name="embeddings_int4_scale", shape=scale.shape,
-                                          initializer="ones", trainable=False)
-        self._tracker.lock()
-        self._embeddings.assign(packed)
-        self.int4_scale.assign(scale.astype("float32"))
+        self._replace_table(packed, "embeddings_int4", False, int4_scale=scale.astype("float32"))
         self._int4 = True
 
     def _unpack_int4(self, packed):
