@@ -31,6 +31,8 @@ setuptools.setup(
             "pytest>=8,<10",
             "hypothesis>=6.100,<7",
             "keras-hub>=0.32,<0.33",
+            "rouge-score>=0.1.2,<0.2",
+            "sacrebleu>=2.4,<3",
             "seqeval>=1.2,<2",
             "tensorflow-text>=2.21,<2.22",
             "tokenizers>=0.20,<1",

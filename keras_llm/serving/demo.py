@@ -5,8 +5,8 @@ Finds every model folder (NAME/<version>/saved_model.pb) under the models dir
 model_config_file for them, starts keras-llm-serve on free ports, waits until each
 model is AVAILABLE, sends example inputs to every model whose serving_default takes string
 inputs it has examples for (`text`: sentences for sentiment and NER; `question` + `context`:
-extractive QA; `prompt`: text generation), prints the answers, then stops the server with
-SIGTERM.
+extractive QA; `prompt`: text generation; `text` of a model whose output is `translation`:
+German sentences), prints the answers, then stops the server with SIGTERM.
 """
 import argparse
 import json
@@ -33,6 +33,11 @@ EXAMPLES = {
         "context": ["Leaders of the member states met in Brussels on Thursday for a two-day "
                     "summit on energy prices, hosted by the European Council."],
         "prompt": ["ROMEO:\n"],
+}
+# Models whose serving_default has this output get these inputs instead.
+EXAMPLES_BY_OUTPUT = {
+        "translation": {"text": ["Ein Mann mit einem roten Helm fährt mit dem Fahrrad.",
+                                 "Zwei Hunde spielen im Schnee."]},
 }
 
 
@@ -98,11 +103,13 @@ def query(client, name):
     """Sends the EXAMPLES matching the model's serving_default inputs; printable lines."""
     signature = client.metadata(name).get("serving_default")
     inputs = (signature or {}).get("inputs", {})
-    if not inputs or any(alias not in EXAMPLES or spec["dtype"] != "string"
+    examples = next((EXAMPLES_BY_OUTPUT[output] for output in (signature or {}).get(
+            "outputs", {}) if output in EXAMPLES_BY_OUTPUT), EXAMPLES)
+    if not inputs or any(alias not in examples or spec["dtype"] != "string"
                          for alias, spec in inputs.items()):
         return [f"  {name}: no example for serving_default inputs {sorted(inputs)}; skipped"]
-    count = min(len(EXAMPLES[alias]) for alias in inputs)
-    request = {alias: EXAMPLES[alias][:count] for alias in inputs}
+    count = min(len(examples[alias]) for alias in inputs)
+    request = {alias: examples[alias][:count] for alias in inputs}
     outputs = client.predict(name, request)
     lines = []
     for i in range(count):

@@ -20,6 +20,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     format: str = "text"                    # text (lines) | document | tsv | jsonl | tfrecord
+    #                                         | parallel (seq2seq: source, target line files)
     train_files: Tuple[str, ...] = ()
     eval_files: Tuple[str, ...] = ()        # empty: hold out the last `eval_fraction` of each file
     eval_fraction: float = 0.05
@@ -103,7 +104,7 @@ def validate(config: TrainConfig) -> TrainConfig:
                "strategy": (config.strategy, STRATEGIES),
                "precision": (config.precision, PRECISIONS),
                "data.format": (config.data.format, ("text", "document", "tsv", "jsonl",
-                                                     "tfrecord")),
+                                                     "tfrecord", "parallel")),
                "data.packing": (config.data.packing, ("concat", "lines")),
                "tokenizer.kind": (config.tokenizer.kind, ("char", "wordpiece", "bpe")),
                "optimizer.decay": (config.optimizer.decay, ("linear", "cosine", "constant"))}
@@ -121,6 +122,9 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ValueError("data.train_files is empty: name at least one training file.")
     if config.objective == "seq2seq" and config.data.packing == "concat":
         raise ValueError("objective=seq2seq needs data.packing=lines (pairs cannot be concatenated).")
+    if config.data.format == "parallel" and config.objective != "seq2seq":
+        raise ValueError("data.format=parallel reads (source, target) pairs: it needs "
+                         "objective=seq2seq.")
     if config.strategy == "tpu" and not config.data.fixed_shapes:
         raise ValueError("strategy=tpu needs data.fixed_shapes=true (XLA compiles one shape).")
     if not 0.0 < config.mask_rate < 1.0:

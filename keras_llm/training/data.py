@@ -8,10 +8,13 @@ Shapes: B batch, T sequence length, S source length. Two batching modes:
 `packing=concat` joins the token stream and cuts fixed chunks (LM pretraining, no padding at all).
 `format=document` reads each file as one text (newlines and blank lines kept, no end token
 between its paragraphs), the held-out part being its last `eval_fraction` of characters, as
-nanoGPT splits Tiny Shakespeare.
+nanoGPT splits Tiny Shakespeare. `format=parallel` (seq2seq) reads line-aligned source and
+target files as translation corpora ship them (`train.de.gz`, `train.en.gz`; gzip by suffix):
+the file lists name the source file, then its target file, for each pair.
 Every random choice (shuffle, masking) is seeded from the config and the batch index, and the
 iterator is checkpointed, so a resumed run sees exactly the batches it would have seen.
 """
+import gzip
 import json
 import re
 from typing import List, Tuple
@@ -25,7 +28,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 def _count_lines(path: str) -> int:
-    with open(path, "rb") as f:
+    with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
         return sum(1 for _ in f)
 
 
@@ -109,11 +112,36 @@ def document_part(path: str, config, split: str) -> List[str]:
     return [p for p in re.split(r"(?<=\n)(?=\n[^\n])", text) if p] or [""]
 
 
+def _line_dataset(path: str) -> tf.data.Dataset:
+    return tf.data.TextLineDataset(path, compression_type="GZIP" if path.endswith(".gz") else "")
+
+
+def _parallel_records(files: List[str], config, split: str) -> List[tf.data.Dataset]:
+    """format=parallel: (source, target) line pairs from files named source, target, ..."""
+    if len(files) % 2:
+        raise ValueError(f"format=parallel needs the files in (source, target) pairs, got "
+                         f"{len(files)} files: {files}.")
+    datasets = []
+    for source, target in zip(files[::2], files[1::2]):
+        counts = {path: _count_lines(path) for path in (source, target)}
+        if counts[source] != counts[target]:
+            raise ValueError(f"format=parallel: {source} has {counts[source]} lines but "
+                             f"{target} has {counts[target]}; the files must be line-aligned.")
+        start, stop = _split_range(counts[source], split, config)
+        ds = tf.data.Dataset.zip((_line_dataset(source), _line_dataset(target)))
+        datasets.append(ds.skip(start).take(stop - start))
+    return datasets
+
+
 def records(config: TrainConfig, split: str) -> tf.data.Dataset:
     fields = [config.data.text_field]
     if config.objective == "seq2seq":
         fields.append(config.data.target_field)
-    datasets = [_file_records(p, config.data, fields, split) for p in _files(config.data, split)]
+    if config.data.format == "parallel":
+        datasets = _parallel_records(_files(config.data, split), config.data, split)
+    else:
+        datasets = [_file_records(p, config.data, fields, split)
+                    for p in _files(config.data, split)]
     ds = datasets[0]
     for other in datasets[1:]:
         ds = ds.concatenate(other)

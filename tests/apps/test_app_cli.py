@@ -9,7 +9,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).parents[2]
-COMMANDS = [(app, command) for app in ("qa", "ner", "generate")
+COMMANDS = [(app, command) for app in ("qa", "ner", "generate", "translate")
             for command in ("train", "evaluate", "export", "predict")]
 
 
@@ -28,7 +28,9 @@ def test_help_exits_0(app, command):
 
 @pytest.mark.parametrize("module, flag", [("apps.generate.export", "--workdir"),
                                           ("apps.generate.evaluate", "--saved_model"),
-                                          ("apps.ner.evaluate", "--saved_model")])
+                                          ("apps.ner.evaluate", "--saved_model"),
+                                          ("apps.translate.export", "--workdir"),
+                                          ("apps.translate.evaluate", "--saved_model")])
 def test_a_bad_path_is_one_clear_line(module, flag):
     done = _run(module, f"{flag}=/nonexistent/run")
     assert done.returncode != 0

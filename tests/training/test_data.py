@@ -98,3 +98,29 @@ def test_document_format_splits_characters_and_keeps_whole_text_tokens(tmp_path)
     stream = tokenizer.encode([text[cut:]])[0]
     first = rows[0][0]["token_ids"][0]
     assert first.tolist() == stream[:len(first)]  # no end token between paragraphs
+
+
+def test_parallel_format_reads_aligned_gzip_pairs_and_rejects_misaligned(tmp_path):
+    import gzip
+    import pytest
+    source = [f"quelle {i}" for i in range(10)]
+    target = [f"target {i}" for i in range(10)]
+    with gzip.open(tmp_path / "train.de.gz", "wt", encoding="utf-8") as f:
+        f.write("\n".join(source) + "\n")
+    (tmp_path / "train.en").write_text("\n".join(target) + "\n", encoding="utf-8")
+    files = (str(tmp_path / "train.de.gz"), str(tmp_path / "train.en"))
+    cfg = config_lib.TrainConfig(objective="seq2seq", data=config_lib.DataConfig(
+            format="parallel", packing="lines", train_files=files, eval_fraction=0.2))
+    config_lib.validate(cfg)
+    pairs = [(a.decode(), b.decode()) for a, b in data.records(cfg, "train").as_numpy_iterator()]
+    assert pairs == list(zip(source, target))[:8]
+    held = [(a.decode(), b.decode()) for a, b in data.records(cfg, "eval").as_numpy_iterator()]
+    assert held == list(zip(source, target))[8:]
+    (tmp_path / "train.en").write_text("\n".join(target[:9]) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="has 10 lines but .*train.en has 9"):
+        data.records(cfg, "train")
+    odd = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, train_files=files[:1]))
+    with pytest.raises(ValueError, match="in \\(source, target\\) pairs"):
+        data.records(odd, "train")
+    with pytest.raises(ValueError, match="needs objective=seq2seq"):
+        config_lib.validate(dataclasses.replace(cfg, objective="clm"))

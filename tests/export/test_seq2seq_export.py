@@ -1,0 +1,102 @@
+"""Seq2SeqGenerationModule on a tiny random encoder-decoder and the committed byte-level BPE:
+greedy through the cached decoder (encoder once, cross-attention keys/values projected once)
+== greedy by full uncached forward passes; beam search with one beam and no length penalty ==
+greedy; empty sources -> empty outputs; over-long sources truncated and still answered; the
+SavedModel answers as the module does and passes keras-llm-check."""
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_llm import export
+from keras_llm.export.seq2seq import Seq2SeqGenerationModule
+from keras_llm.models.seq2seq import Seq2SeqBackbone, Seq2SeqLM
+from keras_llm.tokenizers.byte_pair import BytePairTokenizer
+
+FIXTURES = pathlib.Path(__file__).parents[1] / "fixtures"
+SOURCES = ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee, und ein Kind schaut zu.",
+           "", "Kurz"]
+MAX_TARGET = 12
+
+
+@pytest.fixture(scope="module")
+def parts():
+    tokenizer = BytePairTokenizer(str(FIXTURES / "bpe_vocab.json"),
+                                  str(FIXTURES / "bpe_merges.txt"))
+    end = tokenizer.token_to_id("<|endoftext|>")
+    tf.keras.utils.set_random_seed(5)
+    lm = Seq2SeqLM(Seq2SeqBackbone(tokenizer.vocabulary_size, 2, 2, 2, 32, 64,
+                                   max_sequence_length=24, dropout=0.0))
+    return tokenizer, lm, end
+
+
+def _module(parts, **kwargs):
+    tokenizer, lm, end = parts
+    kwargs.setdefault("max_target_tokens", MAX_TARGET)
+    return Seq2SeqGenerationModule(tokenizer, lm, end, end, output_name="translation", **kwargs)
+
+
+def _uncached_greedy(parts, module, source):
+    """Greedy decoding by full forward passes of Seq2SeqLM (no cache at all)."""
+    tokenizer, lm, end = parts
+    ids = [end] + tokenizer.encode([source])[0][:module.max_source_tokens - 2] + [end]
+    max_new = min(MAX_TARGET, 2 * len(ids) + 10)
+    target = [end]
+    for _ in range(max_new):
+        logits = lm({"encoder_token_ids": tf.constant([ids]),
+                     "encoder_padding_mask": tf.ones([1, len(ids)], tf.int32),
+                     "decoder_token_ids": tf.constant([target]),
+                     "decoder_padding_mask": tf.ones([1, len(target)], tf.int32)})
+        token = int(np.argmax(logits[0, -1]))
+        if token == end:
+            break
+        target.append(token)
+    return tokenizer.detokenize(tf.constant(target[1:], tf.int32)).numpy().decode() \
+        if len(target) > 1 else ""
+
+
+def test_cached_greedy_equals_uncached_forward_passes(parts):
+    module = _module(parts)
+    out = tf.function(module.serve_greedy)({"text": tf.constant(SOURCES)})["translation"]
+    for source, text in zip(SOURCES, out.numpy()):
+        expected = "" if not source.strip() else _uncached_greedy(parts, module, source)
+        assert text.decode() == expected, source
+
+
+def test_one_beam_without_length_penalty_is_greedy(parts):
+    module = _module(parts, num_beams=1, length_penalty=0.0)
+    texts = {"text": tf.constant(SOURCES)}
+    beam = tf.function(module.serve)(texts)["translation"].numpy()
+    greedy = tf.function(module.serve_greedy)(texts)["translation"].numpy()
+    assert beam.tolist() == greedy.tolist()
+
+
+def test_empty_sources_give_empty_outputs_and_long_ones_an_answer(parts):
+    module = _module(parts, max_source_tokens=10)
+    out = tf.function(module.serve)({"text": tf.constant(["", "   ", "Hund " * 5000,
+                                                          "Hund " * 8])})["translation"]
+    assert out.numpy()[:2].tolist() == [b"", b""]
+    # The long source is cut to its first tokens: the same answer as its first 8 words.
+    assert out.numpy()[2] == out.numpy()[3]
+
+
+def test_bad_settings_raise(parts):
+    with pytest.raises(ValueError, match="max_target_tokens must be in"):
+        _module(parts, max_target_tokens=0)
+    tokenizer, lm, end = parts
+    with pytest.raises(ValueError, match="max_source_tokens must be in"):
+        Seq2SeqGenerationModule(tokenizer, lm, end, end, max_source_tokens=99)
+
+
+def test_saved_model_answers_as_the_module_and_passes_check(parts, tmp_path):
+    module = _module(parts)
+    path = export.export(module, tmp_path / "models")
+    loaded = tf.saved_model.load(str(path))
+    texts = tf.constant(SOURCES)
+    for name, fn in (("serving_default", module.serve), ("greedy", module.serve_greedy)):
+        got = loaded.signatures[name](text=texts)["translation"].numpy()
+        assert got.tolist() == tf.function(fn)({"text": texts})["translation"].numpy().tolist()
+    report = export.check(path)
+    assert report.ok, report.summary()
+    assert "core TensorFlow ops only" in report.summary()
