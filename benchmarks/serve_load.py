@@ -1,7 +1,7 @@
 """Load benchmark of keras-llm-serve: 1, 8, 32 concurrent gRPC clients, with and
 without server-side batching, against the in-process SavedModel call as the floor.
 
-    flock /tmp/bench.lock python -m benchmarks.serve_load      # saved_models/sentiment/1
+    flock /tmp/bench.lock python -m benchmarks.serve_load      # saved_models/sentiment/2
     python -m benchmarks.serve_load --model_dir=PATH/TO/MODEL/<version> --duration=4
 
 Each client sends one sentence per Predict request (signature serving_default,
@@ -387,7 +387,7 @@ def bench_modes(args, name, workdir, floor, floors):
 
 
 def main(argv=None):
-    default_model = ROOT / "saved_models" / "sentiment" / "1"
+    default_model = ROOT / "saved_models" / "sentiment" / "2"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model_dir", default=str(default_model) if default_model.is_dir()
                         else None, help="a SavedModel version folder BASE/NAME/<version>")
@@ -419,7 +419,7 @@ def main(argv=None):
         args.model_dir = write_stand_in_model(
                 str(pathlib.Path(tempfile.mkdtemp(prefix="stand-in-")) / "bert_like" / "1"))
     if not args.model_dir:
-        parser.error("saved_models/sentiment/1 does not exist: pass --model_dir or --stand_in")
+        parser.error("saved_models/sentiment/2 does not exist: pass --model_dir or --stand_in")
     args.clients = [int(c) for c in args.clients.split(",")]
     name = args.model_name or pathlib.Path(args.model_dir).resolve().parent.name
     load_before = round(os.getloadavg()[0], 2)

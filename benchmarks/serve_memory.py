@@ -1,6 +1,6 @@
 """Peak resident memory of keras-llm-serve against REST predict request size.
 
-    flock /tmp/bench.lock python -m benchmarks.serve_memory     # saved_models/sentiment/1
+    flock /tmp/bench.lock python -m benchmarks.serve_memory     # saved_models/sentiment/2
 
 For each size (--sizes, instances of about --chars characters of review-like text), a fresh
 server (no batching) loads the model, answers one 1-row request, then gets one REST predict

@@ -85,7 +85,7 @@ def steps(base_path, name, input_name):
 
 
 def main(argv=None):
-    default_model = serve_load.ROOT / "saved_models" / "sentiment" / "1"
+    default_model = serve_load.ROOT / "saved_models" / "sentiment" / "2"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model_dir", default=str(default_model),
                         help="a SavedModel version folder BASE/NAME/<version>")

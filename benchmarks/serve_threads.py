@@ -42,7 +42,7 @@ def parse_config(text):
 
 
 def main(argv=None):
-    default_model = serve_load.ROOT / "saved_models" / "sentiment" / "1"
+    default_model = serve_load.ROOT / "saved_models" / "sentiment" / "2"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model_dir", default=str(default_model))
     parser.add_argument("--input_name", default="text")

@@ -1,6 +1,6 @@
 """keras-llm-check PATH [PATH ...]: will stock TF Serving serve these SavedModels?
 
-    keras-llm-check saved_models/sentiment/1        # a version folder
+    keras-llm-check saved_models/sentiment/2        # a version folder
     keras-llm-check saved_models/sentiment          # a base path: its newest version
 
 For each model: lists the graph's ops, flags those outside core TensorFlow, names the stock TF

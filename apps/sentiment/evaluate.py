@@ -2,7 +2,7 @@
 through its `serving_default` signature, i.e. the in-graph tokenizer).
 
     python -m apps.sentiment.evaluate --workdir=/tmp/sst2_small
-    python -m apps.sentiment.evaluate --saved_model=saved_models/sentiment/1
+    python -m apps.sentiment.evaluate --saved_model=saved_models/sentiment/2
     python -m apps.sentiment.evaluate --workdir=/tmp/sst2_minilm --split=train \
         --save_logits=/tmp/sst2_minilm/train_logits.npy   # teacher logits for distillation
 """

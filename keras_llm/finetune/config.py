@@ -31,6 +31,11 @@ class FinetuneConfig:
     keep_checkpoints: int = 2
     log_every: int = 50                     # steps between plain log lines / history records
     seed: int = 0
+    # LoRA (keras_llm.models.lora): rank > 0 trains low-rank adapters on the backbone's
+    # `lora_targets` Dense layers plus the task head, the rest of the backbone frozen.
+    lora_rank: int = 0                      # 0: full fine-tuning
+    lora_alpha: float = 0.0                 # 0: 2 x rank (scale 2)
+    lora_targets: Tuple[str, ...] = ("query", "value")
 
 
 # Fields a restarted run may change without invalidating its checkpoints.
@@ -47,6 +52,9 @@ def validate(config: FinetuneConfig) -> FinetuneConfig:
     for key in ("epochs", "batch_size", "checkpoint_every", "log_every"):
         if getattr(config, key) <= 0:
             raise ValueError(f"finetune.{key}={getattr(config, key)} must be positive.")
+    if config.lora_rank < 0 or config.lora_alpha < 0:
+        raise ValueError(f"finetune.lora_rank={config.lora_rank} and finetune.lora_alpha="
+                         f"{config.lora_alpha} must be >= 0.")
     if config.max_steps < 0 or config.eval_every < 0:
         raise ValueError("finetune.max_steps and finetune.eval_every must be >= 0.")
     if config.warmup_fraction is not None and not 0.0 <= config.warmup_fraction < 1.0:

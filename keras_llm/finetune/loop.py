@@ -8,8 +8,13 @@ progress bar on a terminal and plain log lines otherwise, and checkpoints every
 the newest checkpoint (model, optimizer, dropout RNG) and continues at its step: the batch order
 of every epoch is fixed by (seed, epoch), so the rest of the run sees the batches it would have.
 
+With `finetune.lora_rank` > 0 the backbone is frozen and LoRA adapters are trained with the
+task head (keras_llm.models.lora); the adapters are also written on their own.
+
 Workdir: config.json, checkpoints/, history.jsonl (one record per logged step / evaluation),
-tensorboard/{train,eval}, model.weights.h5 (final), metrics.json (final evaluation).
+tensorboard/{train,eval}, model.weights.h5 (final; LoRA adapters merged into the kernels, so a
+model built without LoRA loads it), lora_adapters.npz (LoRA runs: adapters + head only),
+metrics.json (final evaluation).
 """
 import dataclasses
 import json
@@ -23,6 +28,7 @@ import tensorflow as tf
 from absl import logging
 
 from keras_llm.finetune.config import RESUMABLE_FIELDS, validate
+from keras_llm.models import lora
 from keras_llm.training import checkpoint as ckpt_lib
 from keras_llm.training import run_log
 from keras_llm.training import strategy as strategy_lib
@@ -30,6 +36,7 @@ from keras_llm.training.optimizer import ReduceThenClipAdamW, build_optimizer
 from keras_llm.utils import cli
 
 WEIGHTS_FILE = "model.weights.h5"
+ADAPTERS_FILE = "lora_adapters.npz"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.jsonl"
 CONFIG_FILE = "config.json"
@@ -80,6 +87,13 @@ class _Run:
         self.total = config.max_steps or config.epochs * self.per_epoch
         with strategy.scope():
             self.model = task.build_model(workdir, for_training=True)
+            if config.lora_rank:
+                counts = lora.enable_lora(self.model, config.lora_rank,
+                                          config.lora_alpha or None, config.lora_targets)
+                logging.info("LoRA rank %d on %d layers: %d of %d parameters trainable "
+                             "(%.2f%%).", config.lora_rank, counts["adapted_layers"],
+                             counts["trainable"], counts["total"],
+                             100.0 * counts["trainable"] / counts["total"])
             self.trained = task.distiller(self.model) or self.model
             self.optimizer = build_optimizer(
                     _optimizer_config(config, self.total), self.total, self.model,
@@ -117,10 +131,15 @@ class _Run:
                              callbacks=callbacks, shuffle=False,
                              verbose=1 if (terminal and self.chief) else 0)
         metrics = self.evaluate(self.step) or {}
+        counts = lora.parameter_counts(self.model)
+        metrics.update(trainable_parameters=counts["trainable"],
+                       total_parameters=counts["total"])
         metrics.update(train_seconds=round(time.time() - began, 1), train_steps=self.total,
                        train_examples=self.batches.num_examples, resumed_from=start)
         if self.chief:
             self.model.save_weights(self.workdir / WEIGHTS_FILE)
+            if self.config.lora_rank:
+                lora.save_adapters(self.model, self.workdir / ADAPTERS_FILE)
             (self.workdir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
         logging.info("Fine-tuning done at step %d: %s", self.step, metrics)
         return FinetuneResult(self.model, self.step, start, self.history, metrics)

@@ -25,7 +25,7 @@ def test_predict_classifies_with_the_shipped_model():
 
 
 def test_predict_reads_stdin_and_accepts_a_version_folder():
-    done = _run("apps.sentiment.predict", f"--saved_model={SHIPPED / '1'}",
+    done = _run("apps.sentiment.predict", f"--saved_model={SHIPPED / '2'}",
                 stdin="a joyous , life-affirming film\n\n")
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [json.loads(line) for line in done.stdout.splitlines()]
