@@ -26,7 +26,8 @@ import time  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TASKS = {"sentiment": ("apps.sentiment", "SentimentTask", "dev"),
-         "ner": ("apps.ner", "NERTask", "valid")}
+         "ner": ("apps.ner", "NERTask", "valid"),
+         "qa": ("apps.qa", "QATask", "dev")}
 
 
 def _parse():
@@ -142,6 +143,8 @@ def _dev_texts(task, split, count):
     examples = task._split(split)  # pylint: disable=protected-access
     if isinstance(examples, tuple):  # sentiment: (texts, labels)
         return list(examples[0][:count])
+    if hasattr(examples[0], "question"):  # QA: "question<TAB>context", as predict reads them
+        return [f"{e.question}\t{e.context}" for e in examples[:count]]
     return [" ".join(e.words) for e in examples[:count]]  # NER sentences
 
 

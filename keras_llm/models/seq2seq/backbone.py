@@ -2,8 +2,11 @@
 length, D hidden width, L decoder layers, H heads, K head dim, T_max cache length.
 
 One token embedding shared by encoder, decoder and (in Seq2SeqLM) the output
-projection; learned absolute positions per side; pre-LN blocks with a final
-LayerNorm on each side. The decoder has causal self-attention and cross-attention.
+projection; learned absolute positions per side. Two layouts: pre-LN blocks with a final
+LayerNorm on each side (`normalize_first=True`, the default; trained from scratch), or
+BERT's post-LN blocks with a LayerNorm on each side's embeddings and none at the end
+(`normalize_first=False`; what `from_bert` warm-starts, BERT2BERT as in Rothe et al., 2020).
+The decoder has causal self-attention and cross-attention.
 
 Masks are built once per forward pass as additive biases: the source padding bias
 (B, 1, 1, S) serves the encoder self-attention and every decoder cross-attention. Positions
@@ -32,15 +35,16 @@ def _init():
     return keras.initializers.RandomNormal(stddev=0.02)
 
 
-def _blocks(prefix, count, num_heads, intermediate_dim, dropout, epsilon, cross):
+def _blocks(prefix, count, num_heads, intermediate_dim, dropout, epsilon, cross,
+            normalize_first):
     return [llm_layers.TransformerDecoderBlock(
         num_heads, intermediate_dim, use_cross_attention=True, dropout=dropout,
-        activation="gelu", layer_norm_epsilon=epsilon, normalize_first=True,
+        activation="gelu", layer_norm_epsilon=epsilon, normalize_first=normalize_first,
         kernel_initializer=_init(), name=f"{prefix}_{i}")
         if cross else llm_layers.TransformerEncoderBlock(
             num_heads, intermediate_dim, dropout=dropout, activation="gelu",
-            layer_norm_epsilon=epsilon, normalize_first=True, kernel_initializer=_init(),
-            name=f"{prefix}_{i}")
+            layer_norm_epsilon=epsilon, normalize_first=normalize_first,
+            kernel_initializer=_init(), name=f"{prefix}_{i}")
         for i in range(count)]
 
 
@@ -52,12 +56,13 @@ class Seq2SeqBackbone(Backbone):
 
     _config_keys = ("vocabulary_size", "num_encoder_layers", "num_decoder_layers",
                     "num_heads", "hidden_dim", "intermediate_dim", "max_sequence_length",
-                    "dropout", "layer_norm_epsilon")
+                    "dropout", "layer_norm_epsilon", "normalize_first")
 
     def __init__(self, vocabulary_size, num_encoder_layers, num_decoder_layers, num_heads,
                  hidden_dim, intermediate_dim, max_sequence_length=512, dropout=0.1,
-                 layer_norm_epsilon=1e-5, **kwargs):
+                 layer_norm_epsilon=1e-5, normalize_first=True, **kwargs):
         check_heads(hidden_dim, num_heads)
+        self.normalize_first = bool(normalize_first)
         self._make_layers(vocabulary_size, num_encoder_layers, num_decoder_layers, num_heads,
                           hidden_dim, intermediate_dim, max_sequence_length, dropout,
                           layer_norm_epsilon)
@@ -80,6 +85,7 @@ class Seq2SeqBackbone(Backbone):
         self.max_sequence_length = max_sequence_length
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.normalize_first = bool(normalize_first)
         for name, layer in self._layer_dict.items():
             setattr(self, name, layer)
 
@@ -103,35 +109,48 @@ class Seq2SeqBackbone(Backbone):
                 dropout, name="encoder_embeddings_dropout"),
             "decoder_embeddings_dropout": keras.layers.Dropout(
                 dropout, name="decoder_embeddings_dropout"),
-            "encoder_layers": _blocks("encoder_layer", n_enc, heads, ffn, dropout, eps, False),
-            "decoder_layers": _blocks("decoder_layer", n_dec, heads, ffn, dropout, eps, True),
-            "encoder_layer_norm": keras.layers.LayerNormalization(
-                epsilon=eps, name="encoder_layer_norm"),
-            "decoder_layer_norm": keras.layers.LayerNormalization(
-                epsilon=eps, name="decoder_layer_norm"),
+            "encoder_layers": _blocks("encoder_layer", n_enc, heads, ffn, dropout, eps, False,
+                                      self.normalize_first),
+            "decoder_layers": _blocks("decoder_layer", n_dec, heads, ffn, dropout, eps, True,
+                                      self.normalize_first),
         }
+        # Pre-LN: a LayerNorm after each side's last block; post-LN: after its embeddings.
+        where = "layer_norm" if self.normalize_first else "embeddings_layer_norm"
+        for side in ("encoder", "decoder"):
+            self._layer_dict[f"{side}_{where}"] = keras.layers.LayerNormalization(
+                epsilon=eps, name=f"{side}_{where}")
+
+    def _embeddings_norm(self, side, x):
+        """Post-LN layout: LayerNorm of the summed embeddings (identity in pre-LN)."""
+        return x if self.normalize_first else self._layer_dict[f"{side}_embeddings_layer_norm"](x)
+
+    def _final_norm(self, side, x):
+        """Pre-LN layout: the LayerNorm after the last block (identity in post-LN)."""
+        return self._layer_dict[f"{side}_layer_norm"](x) if self.normalize_first else x
 
     def _encode(self, token_ids, padding_mask, source_bias, training=None):
         lay = self._layer_dict
         tokens = lay["token_embedding"](token_ids)  # (B, S, D)
         positions = lay["encoder_position_ids"](padding_mask)  # (B, S)
         x = tokens + lay["encoder_position_embedding"](tokens, position_ids=positions)
-        x = lay["encoder_embeddings_dropout"](x, training=training)
+        x = lay["encoder_embeddings_dropout"](self._embeddings_norm("encoder", x),
+                                              training=training)
         for block in lay["encoder_layers"]:
             x = block(x, attention_bias=source_bias, training=training)
-        return lay["encoder_layer_norm"](x)
+        return self._final_norm("encoder", x)
 
     def _decode(self, token_ids, padding_mask, encoded, source_bias, training=None):
         lay = self._layer_dict
         tokens = lay["token_embedding"](token_ids)  # (B, T, D)
         positions = lay["decoder_position_ids"](padding_mask)  # (B, T)
         x = tokens + lay["decoder_position_embedding"](tokens, position_ids=positions)
-        x = lay["decoder_embeddings_dropout"](x, training=training)
+        x = lay["decoder_embeddings_dropout"](self._embeddings_norm("decoder", x),
+                                              training=training)
         self_bias = lay["decoder_attention_bias"](padding_mask)  # (B, 1, T, T)
         for block in lay["decoder_layers"]:
             x = block(x, encoded, self_attention_bias=self_bias,
                       cross_attention_bias=source_bias, training=training)
-        return lay["decoder_layer_norm"](x)
+        return self._final_norm("decoder", x)
 
     def encode(self, encoder_token_ids, encoder_padding_mask):
         """(B, S) ids and padding mask -> encoder output (B, S, D), inference mode."""
@@ -179,7 +198,8 @@ class Seq2SeqBackbone(Backbone):
         cache_mask, positions, self_bias = kv_cache.advance(cache["padding_mask"],
                                                             padding_mask, cache_index)
         tokens = self.token_embedding(token_ids)
-        x = tokens + self.decoder_position_embedding(tokens, position_ids=positions)
+        x = self._embeddings_norm(
+                "decoder", tokens + self.decoder_position_embedding(tokens, position_ids=positions))
         layer_caches = []
         for i, block in enumerate(self.decoder_layers):
             x, layer_cache = block(
@@ -190,4 +210,11 @@ class Seq2SeqBackbone(Backbone):
             layer_caches.append(layer_cache)
         new_cache = dict(cache, key_value=ops.stack(layer_caches, axis=1),
                          padding_mask=cache_mask)
-        return self.decoder_layer_norm(x), new_cache
+        return self._final_norm("decoder", x), new_cache
+
+    @classmethod
+    def from_bert(cls, bert, num_decoder_layers=None, **overrides):
+        """A post-LN encoder-decoder warm-started from a `BertBackbone` (or a preset / Hugging
+        Face folder): see `keras_llm.models.seq2seq.warm_start`."""
+        from keras_llm.models.seq2seq.warm_start import from_bert  # pylint: disable=import-outside-toplevel
+        return from_bert(cls, bert, num_decoder_layers, **overrides)
