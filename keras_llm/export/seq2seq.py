@@ -106,21 +106,30 @@ class Seq2SeqGenerationModule(TextTaskModule):
         return [warmup.predict_log(name, texts) for name in ("serving_default", "greedy")]
 
 
-def module_from_preset(preset_dir, output_name: str, quantize: str = "",
+def module_from_preset(preset_dir, output_name: str, quantize: str = "", lowercase: bool = True,
                        **kwargs) -> Seq2SeqGenerationModule:
-    """A `Seq2SeqGenerationModule` for a `Seq2SeqBackbone` preset holding a byte-level BPE
-    (`vocab.json`, `merges.txt`), as `keras_llm.train --export_preset` writes it; optionally
-    quantized (a keras_llm.models.quantization mode). `kwargs` go to the module (num_beams,
-    length_penalty, max_source_tokens, max_target_tokens...)."""
+    """A `Seq2SeqGenerationModule` for a `Seq2SeqBackbone` preset, as `keras_llm.train
+    --export_preset` writes it, holding a byte-level BPE (`vocab.json`, `merges.txt`) or a
+    WordPiece vocabulary (`vocab.txt`; `lowercase` for uncased ones such as MiniLM's);
+    optionally quantized (a keras_llm.models.quantization mode). `kwargs` go to the module
+    (num_beams, length_penalty, max_source_tokens, max_target_tokens...)."""
     from keras_llm.models.seq2seq import Seq2SeqBackbone, Seq2SeqLM  # pylint: disable=import-outside-toplevel
-    from keras_llm.tokenizers.byte_pair import BytePairTokenizer  # pylint: disable=import-outside-toplevel
     from keras_llm.training.tokenizer import special_token_ids  # pylint: disable=import-outside-toplevel
     preset_dir = pathlib.Path(preset_dir)
     lm = Seq2SeqLM(Seq2SeqBackbone.from_preset(preset_dir, dropout=0.0))
     if quantize:
         from keras_llm.models import quantization  # pylint: disable=import-outside-toplevel
         quantization.quantize(lm, quantize)
-    tokenizer = BytePairTokenizer(str(preset_dir / "vocab.json"), str(preset_dir / "merges.txt"))
+    if (preset_dir / "vocab.json").is_file():
+        from keras_llm.tokenizers.byte_pair import BytePairTokenizer  # pylint: disable=import-outside-toplevel
+        tokenizer = BytePairTokenizer(str(preset_dir / "vocab.json"),
+                                      str(preset_dir / "merges.txt"))
+    elif (preset_dir / "vocab.txt").is_file():
+        from keras_llm.tokenizers.wordpiece import WordPieceTokenizer  # pylint: disable=import-outside-toplevel
+        tokenizer = WordPieceTokenizer(str(preset_dir / "vocab.txt"), lowercase=lowercase)
+    else:
+        raise FileNotFoundError(f"{preset_dir} holds no tokenizer (vocab.json + merges.txt, "
+                                "or vocab.txt).")
     special = special_token_ids(tokenizer)
     return Seq2SeqGenerationModule(tokenizer, lm, special["start"], special["end"],
                                    output_name=output_name, **kwargs)

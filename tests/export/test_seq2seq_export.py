@@ -100,3 +100,45 @@ def test_saved_model_answers_as_the_module_and_passes_check(parts, tmp_path):
     report = export.check(path)
     assert report.ok, report.summary()
     assert "core TensorFlow ops only" in report.summary()
+
+
+def test_bert2bert_run_with_wordpiece_trains_exports_and_summarizes(tmp_path):
+    """keras_llm.train with model.kind=seq2seq_bert (warm start from a BERT preset), its
+    WordPiece vocabulary and gzipped JSONL pairs; the preset exports with a WordPiece
+    tokenizer in the graph."""
+    import gzip
+    import json
+    from keras_llm import models, training
+    from keras_llm.export.seq2seq import module_from_preset
+    from keras_llm.training import trainer
+    from keras_llm.training.config import (DataConfig, ModelConfig, OptimizerConfig,
+                                           TokenizerConfig, TrainConfig)
+    vocab = FIXTURES / "wordpiece_vocab_uncased.txt"
+    size = sum(1 for _ in open(vocab, encoding="utf-8"))
+    tf.keras.utils.set_random_seed(0)
+    bert = models.BertBackbone(size, 1, 2, 32, 64, max_sequence_length=48)
+    bert.save_to_preset(tmp_path / "bert", tokenizer_files=[vocab])
+    rows = [{"dialogue": f"#Person1#: the film was good number {i}.\n#Person2#: yes it was.",
+             "summary": f"they liked film {i}."} for i in range(24)]
+    with gzip.open(tmp_path / "pairs.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    config = TrainConfig(
+            objective="seq2seq",
+            data=DataConfig(format="jsonl", train_files=(str(tmp_path / "pairs.jsonl.gz"),),
+                            eval_fraction=0.25, text_field="dialogue", target_field="summary",
+                            packing="lines", fixed_shapes=False, sequence_length=40,
+                            bucket_boundaries=(16,), max_eval_batches=1),
+            tokenizer=TokenizerConfig(kind="wordpiece", vocabulary=str(vocab)),
+            model=ModelConfig(kind="seq2seq_bert", num_layers=1, preset=str(tmp_path / "bert")),
+            optimizer=OptimizerConfig(learning_rate=1e-3, warmup_steps=1),
+            global_batch_size=4, num_steps=4, log_every=2, eval_every=4, checkpoint_every=4,
+            verbose=False)
+    result = training.train(config, str(tmp_path / "work"))
+    assert not result.backbone.normalize_first  # the BERT layout
+    trainer.save_preset(result, str(tmp_path / "work"), str(tmp_path / "preset"))
+    module = module_from_preset(tmp_path / "preset", "summary", max_target_tokens=8)
+    out = tf.function(module.serve_greedy)({"text": tf.constant([rows[0]["dialogue"], ""])})
+    summaries = out["summary"].numpy()
+    assert summaries[1] == b"" and isinstance(summaries[0], bytes)
+    path = export.export(module, tmp_path / "models")
+    assert export.check(path).ok
