@@ -33,19 +33,6 @@ def read_pair(split: str, folder=None):
     return lines[0], lines[1]
 
 
-def translate(signature, sources, batch_size: int):
-    """Sources sorted by length into batches (less padding), answers in input order."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
-    out = [None] * len(sources)
-    for begin in range(0, len(order), batch_size):
-        chunk = order[begin:begin + batch_size]
-        texts = signature(text=tf.constant([sources[i] for i in chunk]))["translation"]
-        for i, text in zip(chunk, texts.numpy()):
-            out[i] = text.decode("utf-8")
-    return out
-
-
 def score(hypotheses, references) -> dict:
     from keras_llm.evaluation.bleu import corpus_bleu  # pylint: disable=import-outside-toplevel
     cased = corpus_bleu(hypotheses, references)
@@ -56,27 +43,17 @@ def score(hypotheses, references) -> dict:
 
 
 def _signatures():
-    """name -> {decoding -> callable(text=...)} for the SavedModel and/or the workdir."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    found = {}
-    if FLAGS.saved_model:
-        from keras_llm.export.check import resolve_version_dir  # pylint: disable=import-outside-toplevel
-        path = resolve_version_dir(FLAGS.saved_model)
-        loaded = tf.saved_model.load(str(path))
-        found[f"SavedModel {path}"] = {d: loaded.signatures[s] for d, s in DECODINGS.items()}
-    if FLAGS.workdir:
-        from apps.translate import config  # pylint: disable=import-outside-toplevel
-        module = config.module(FLAGS.workdir, num_beams=FLAGS.num_beams)
-        sigs = module.signatures()
-        found[f"in process {config.preset_dir(FLAGS.workdir)}"] = {
-                d: sigs[s] for d, s in DECODINGS.items()}
-    if not found:
-        raise ValueError("Give --saved_model, --workdir or both.")
-    return found
+    """name -> {decoding -> signature} for the SavedModel and/or the workdir's module."""
+    from apps.translate import config  # pylint: disable=import-outside-toplevel
+    from keras_llm.finetune import inference  # pylint: disable=import-outside-toplevel
+    module = config.module(FLAGS.workdir, num_beams=FLAGS.num_beams) if FLAGS.workdir else None
+    found = inference.text_to_text_signatures(FLAGS.saved_model, module,
+                                              tuple(DECODINGS.values()))
+    return {name: {d: sigs[s] for d, s in DECODINGS.items()} for name, sigs in found.items()}
 
 
 def main(argv):
-    from keras_llm.finetune import cli  # pylint: disable=import-outside-toplevel
+    from keras_llm.finetune import cli, inference  # pylint: disable=import-outside-toplevel
     cli._no_arguments(argv)  # pylint: disable=protected-access
     sources, references = read_pair(FLAGS.split, FLAGS.data_dir)
     if FLAGS.max_sentences:
@@ -85,7 +62,8 @@ def main(argv):
     for name, signatures in _signatures().items():
         for decoding, signature in signatures.items():
             start = time.perf_counter()
-            hypotheses = translate(signature, sources, FLAGS.batch_size)
+            hypotheses = inference.generate_texts(signature, sources, "translation",
+                                                  FLAGS.batch_size)
             seconds = time.perf_counter() - start
             outputs[(name, decoding)] = hypotheses
             results[f"{name}, {decoding}"] = {**score(hypotheses, references),
@@ -101,20 +79,12 @@ def main(argv):
 
 
 def _report(results, same, sources, references, beam_outputs):
-    import pathlib  # pylint: disable=import-outside-toplevel
     from keras_llm.finetune import cli  # pylint: disable=import-outside-toplevel
     from keras_llm.utils import report as report_lib  # pylint: disable=import-outside-toplevel
-    training = {}
-    if FLAGS.training_workdir:
-        work = pathlib.Path(FLAGS.training_workdir)
-        history = [json.loads(line) for line in (work / "history.jsonl").read_text()
-                   .splitlines()] if (work / "history.jsonl").is_file() else []
-        training = {"config": json.loads((work / "config.json").read_text())
-                    if (work / "config.json").is_file() else None,
-                    "evals": [r for r in history if "eval" in r]}
-    size = cli.saved_model_mb(FLAGS.saved_model and __import__(
-            "keras_llm.export.check", fromlist=["x"]).resolve_version_dir(FLAGS.saved_model)
-    ) if FLAGS.saved_model else None
+    from keras_llm.export.check import resolve_version_dir  # pylint: disable=import-outside-toplevel
+    training = report_lib.training_run(FLAGS.training_workdir)
+    size = (cli.saved_model_mb(resolve_version_dir(FLAGS.saved_model)) if FLAGS.saved_model
+            else None)
     samples = [{"de": s, "reference": r, "beam": h}
                for s, r, h in list(zip(sources, references, beam_outputs))[:8]]
     record = report_lib.new_record(split=FLAGS.split, sentences=len(sources), results=results,

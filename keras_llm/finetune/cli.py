@@ -144,6 +144,21 @@ def define_export_flags(default_base_dir: str) -> None:
                       "embeddings. Default: float32.")
 
 
+def seq2seq_export(module_fn, default_base_dir: str) -> None:
+    """The export command of a sequence-to-sequence app (translation, summarization):
+    `module_fn(workdir, quantize, num_beams, length_penalty)` builds its SavedModel module."""
+    define_export_flags(default_base_dir)
+    flags.DEFINE_integer("num_beams", 4, "Beams of serving_default's beam search.")
+    flags.DEFINE_float("length_penalty", 0.6, "GNMT length penalty exponent (0 = plain log p).")
+
+    def main(argv):
+        _no_arguments(argv)
+        export_and_check(module_fn(FLAGS.workdir, FLAGS.quantize, FLAGS.num_beams,
+                                   FLAGS.length_penalty))
+
+    cli_utils.run(main)
+
+
 def export_and_check(module) -> None:
     """Writes `module` to --base_dir (--version, --overwrite), prints keras-llm-check's report;
     exit status 1 if the check found problems. Shared by every app's export command."""

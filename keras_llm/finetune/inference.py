@@ -50,3 +50,36 @@ def run_signature(path, inputs: Dict[str, Sequence], batch_size: int = 64,
     if not parts:
         return {}
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def generate_texts(signature, texts: Sequence[str], output_name: str,
+                   batch_size: int = 50) -> list:
+    """A text -> text signature (translation, summarization) over `texts`: batches of similar
+    length (less padding, and a decoding loop ends with its batch's longest output), answers
+    decoded and in input order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = [None] * len(texts)
+    for begin in range(0, len(order), batch_size):
+        chunk = order[begin:begin + batch_size]
+        values = signature(text=tf.constant([texts[i] for i in chunk]))[output_name]
+        for i, value in zip(chunk, values.numpy()):
+            out[i] = value.decode("utf-8")
+    return out
+
+
+def text_to_text_signatures(saved_model=None, module=None,
+                            names=("serving_default", "greedy")) -> Dict[str, dict]:
+    """{"SavedModel <path>" / "in process": {signature name: callable}} for a SavedModel
+    and/or an export module (the same graph in this process), to compare the two."""
+    found = {}
+    if saved_model:
+        from keras_llm.export.check import resolve_version_dir  # pylint: disable=import-outside-toplevel
+        path = resolve_version_dir(saved_model)
+        loaded = tf.saved_model.load(str(path))
+        found[f"SavedModel {path}"] = {n: loaded.signatures[n] for n in names}
+    if module is not None:
+        signatures = module.signatures()
+        found["in process"] = {n: signatures[n] for n in names}
+    if not found:
+        raise ValueError("Give a SavedModel, a training workdir, or both.")
+    return found

@@ -35,3 +35,16 @@ def write(prefix, record: Mapping, title: str, metrics: Mapping,
     lines += [f"| {k} | {v} |" for k, v in metrics.items()]
     lines += ["", *notes] if notes else []
     prefix.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def training_run(workdir) -> dict:
+    """{"config", "evals"} of a keras_llm.train workdir (its config.json and the evaluation
+    records of history.jsonl), for result files; {} without a workdir."""
+    if not workdir:
+        return {}
+    workdir = pathlib.Path(workdir)
+    config, history = workdir / "config.json", workdir / "history.jsonl"
+    records = [json.loads(line) for line in history.read_text(encoding="utf-8").splitlines()
+               ] if history.is_file() else []
+    return {"config": json.loads(config.read_text(encoding="utf-8")) if config.is_file()
+            else None, "evals": [r for r in records if "eval" in r]}

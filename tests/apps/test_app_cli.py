@@ -9,7 +9,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).parents[2]
-COMMANDS = [(app, command) for app in ("qa", "ner", "generate", "translate")
+COMMANDS = [(app, command) for app in ("qa", "ner", "generate", "translate", "summarize")
             for command in ("train", "evaluate", "export", "predict")]
 
 
