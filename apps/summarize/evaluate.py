@@ -47,7 +47,7 @@ def main(argv):
     dialogues, references = read_split(FLAGS.data_file or config.dialogsum_dir() / config.DEV_FILE)
     if FLAGS.max_examples:
         dialogues, references = dialogues[:FLAGS.max_examples], references[:FLAGS.max_examples]
-    module = config.module(FLAGS.workdir) if FLAGS.workdir else None
+    module = config.module(FLAGS.workdir, FLAGS.quantize) if FLAGS.workdir else None
     found = inference.text_to_text_signatures(FLAGS.saved_model, module,
                                               tuple(DECODINGS.values()))
     results, outputs = {}, {}
@@ -97,6 +97,8 @@ if __name__ == "__main__":
                         "version).")
     flags.DEFINE_string("workdir", None, "Training workdir: also summarize in process from "
                         "its preset (same module as the export).")
+    flags.DEFINE_string("quantize", "", "Quantization of the in-process module (as the "
+                        "export's --quantize), so it is the exported graph's twin.")
     flags.DEFINE_string("data_file", None, "DialogSum JSONL (default: <shared data>/dialogsum/"
                         "dialogsum.dev.jsonl).")
     flags.DEFINE_integer("batch_size", 16, "Dialogues per call.")

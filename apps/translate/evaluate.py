@@ -46,7 +46,8 @@ def _signatures():
     """name -> {decoding -> signature} for the SavedModel and/or the workdir's module."""
     from apps.translate import config  # pylint: disable=import-outside-toplevel
     from keras_llm.finetune import inference  # pylint: disable=import-outside-toplevel
-    module = config.module(FLAGS.workdir, num_beams=FLAGS.num_beams) if FLAGS.workdir else None
+    module = config.module(FLAGS.workdir, FLAGS.quantize, num_beams=FLAGS.num_beams
+                           ) if FLAGS.workdir else None
     found = inference.text_to_text_signatures(FLAGS.saved_model, module,
                                               tuple(DECODINGS.values()))
     return {name: {d: sigs[s] for d, s in DECODINGS.items()} for name, sigs in found.items()}
@@ -112,6 +113,8 @@ if __name__ == "__main__":
     flags.DEFINE_string("workdir", None, "Training workdir: also translate in process from "
                         "its preset (same module as the export).")
     flags.DEFINE_integer("num_beams", 4, "Beams for the in-process module.")
+    flags.DEFINE_string("quantize", "", "Quantization of the in-process module (as the "
+                        "export's --quantize), so it is the exported graph's twin.")
     flags.DEFINE_string("split", "test_2016_flickr", "Multi30k split: test_2016_flickr, val.")
     flags.DEFINE_string("data_dir", None, "Folder with <split>.de(.gz)/<split>.en(.gz) "
                         "(default: <shared data>/multi30k_de_en).")

@@ -6,7 +6,7 @@ model_config_file for them, starts keras-llm-serve on free ports, waits until ea
 model is AVAILABLE, sends example inputs to every model whose serving_default takes string
 inputs it has examples for (`text`: sentences for sentiment and NER; `question` + `context`:
 extractive QA; `prompt`: text generation; `text` of a model whose output is `translation`:
-German sentences), prints the answers, then stops the server with SIGTERM.
+German sentences, or `summary`: a dialogue), prints the answers, then stops the server with SIGTERM.
 """
 import argparse
 import json
@@ -38,6 +38,10 @@ EXAMPLES = {
 EXAMPLES_BY_OUTPUT = {
         "translation": {"text": ["Ein Mann mit einem roten Helm fährt mit dem Fahrrad.",
                                  "Zwei Hunde spielen im Schnee."]},
+        "summary": {"text": ["#Person1#: Hello, I'd like to book a table for two at seven "
+                             "tonight.\n#Person2#: Certainly. May I have your name?\n"
+                             "#Person1#: It's Smith.\n#Person2#: A table for two at seven, "
+                             "Mr. Smith. See you tonight."]},
 }
 
 
