@@ -28,7 +28,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 
 def _count_lines(path: str) -> int:
-    with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
+    with (gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")) as f:
         return sum(1 for _ in f)
 
 
@@ -81,7 +81,7 @@ def _file_records(path: str, config, fields: List[str], split: str) -> tf.data.D
         return ds.map(lambda ex: tuple(ex[f] for f in fields) if len(fields) > 1 else ex[fields[0]])
     if fmt == "jsonl":
         # Host-side parse (no JSON op in core TF); convert big corpora to TFRecord shards.
-        with (gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz")
+        with (gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz")
               else open(path, encoding="utf-8")) as f:
             rows = [json.loads(line) for line in f if line.strip()]
         start, stop = _split_range(len(rows), split, config)
@@ -114,7 +114,8 @@ def document_part(path: str, config, split: str) -> List[str]:
 
 
 def _line_dataset(path: str) -> tf.data.Dataset:
-    return tf.data.TextLineDataset(path, compression_type="GZIP" if path.endswith(".gz") else "")
+    return tf.data.TextLineDataset(str(path), compression_type="GZIP" if str(path).endswith(".gz")
+                                   else "")
 
 
 def _parallel_records(files: List[str], config, split: str) -> List[tf.data.Dataset]:

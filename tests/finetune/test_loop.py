@@ -91,7 +91,7 @@ def test_evaluation_over_no_examples_reports_no_metric(tmp_path, caplog):
     assert "measured nothing" in caplog.text
     assert not any("eval" in r for r in _history(tmp_path))
     assert set(result.metrics) == {"train_seconds", "train_steps", "train_examples",
-                                   "resumed_from"}
+                                   "resumed_from", "trainable_parameters", "total_parameters"}
 
 
 @pytest.mark.parametrize("precision,jit", [("mixed_bfloat16", False), ("float32", True)])
