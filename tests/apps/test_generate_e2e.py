@@ -4,7 +4,6 @@ loaded in a fresh process without tensorflow_text; evaluate reports nats/char; b
 are INVALID_ARGUMENT (gRPC) and 400 (REST) naming the input, from keras-llm-serve."""
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -16,19 +15,11 @@ from tensorflow_serving.apis import predict_pb2
 from tests.serving.conftest import ServerProcess
 from tests.serving.helpers import Stubs, grpc_error, http
 
-ROOT = pathlib.Path(__file__).parents[2]
+from tests.apps.cli_helpers import ROOT, run_cli as _cli
 PROMPTS = ["ROMEO:\n", "First Citizen:\nWe are", ""]
 PARAMS = {"max_new_tokens": [6, 3, 8], "temperature": [0.9, 0.0, 1.2], "top_k": [20, 0, 0],
           "top_p": [0.95, 1.0, 0.8], "seed": [4, 0, 9]}
 _DTYPES = {"max_new_tokens": tf.int32, "top_k": tf.int32, "seed": tf.int32}
-
-
-def _cli(*args, timeout=600):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_LLM_DATA="/nonexistent")
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
 
 
 @pytest.fixture(scope="module")

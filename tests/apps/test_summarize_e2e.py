@@ -5,23 +5,14 @@ tensorflow_text as the in-process module does; evaluate writes ROUGE through the
 with model outputs only."""
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
 import pytest
 import tensorflow as tf
 
-ROOT = pathlib.Path(__file__).parents[2]
+from tests.apps.cli_helpers import ROOT, run_cli as _cli
 SAMPLE = ROOT / "apps" / "summarize" / "sample"
-
-
-def _cli(*args, timeout=600):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_LLM_DATA="/nonexistent")
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ module, empty in -> empty out), `evaluate` reports BLEU through the SavedModel a
 with identical outputs, `predict` prints JSON lines, keras-llm-serve answers over REST."""
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -15,17 +14,9 @@ import tensorflow as tf
 from tests.serving.conftest import ServerProcess
 from tests.serving.helpers import http
 
-ROOT = pathlib.Path(__file__).parents[2]
+from tests.apps.cli_helpers import ROOT, run_cli as _cli
 SOURCES = ["Ein Mann schläft in einem grünen Raum auf einem Sofa.", "",
            "Zwei Hunde spielen im Schnee. " * 200]
-
-
-def _cli(*args, timeout=600):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_LLM_DATA="/nonexistent")
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
 
 
 @pytest.fixture(scope="module")
