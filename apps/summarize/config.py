@@ -89,11 +89,12 @@ def preset_dir(workdir) -> pathlib.Path:
     return pathlib.Path(workdir) / PRESET
 
 
-def module(workdir, quantize: str = "", num_beams: int = 4, length_penalty: float = 0.6):
+def module(workdir, quantize: str = "", num_beams: int = 4, length_penalty: float = 0.6,
+           prune_vocabulary: bool = False):
     """The SavedModel module for a trained workdir (its preset): dialogue `text` -> `summary`
     (keras_llm.export.seq2seq), sources cut at the training length."""
     import json  # pylint: disable=import-outside-toplevel
-    from keras_llm.export.seq2seq import module_from_preset  # pylint: disable=import-outside-toplevel
+    from keras_llm.export.seq2seq import module_from_preset, training_texts  # pylint: disable=import-outside-toplevel
     preset = preset_dir(workdir)
     if not preset.is_dir():
         raise FileNotFoundError(f"{preset} does not exist: train into {workdir} first "
@@ -101,6 +102,7 @@ def module(workdir, quantize: str = "", num_beams: int = 4, length_penalty: floa
     trained = json.loads((pathlib.Path(workdir) / "config.json").read_text(encoding="utf-8"))
     return module_from_preset(preset, OUTPUT, quantize=quantize, num_beams=num_beams,
                               length_penalty=length_penalty,
+                              prune_texts=training_texts(workdir) if prune_vocabulary else None,
                               lowercase=trained["tokenizer"]["lowercase"],
                               max_source_tokens=trained["data"]["sequence_length"],
                               max_target_tokens=MAX_SUMMARY_TOKENS)

@@ -2,7 +2,8 @@
 process from a training workdir's preset (with both: whether the outputs are identical).
 
     python -m apps.summarize.evaluate --saved_model=saved_models/summarization \\
-        --report=benchmarks/results/summarize_dialogsum --training_workdir=/tmp/summarize
+        --report=benchmarks/results/summarize_dialogsum --training_workdir=/tmp/summarize \\
+        --baseline_saved_model=/tmp/summarize_0_export --baseline_training_workdir=/tmp/summarize_0
 
 ROUGE-1/2/L (and Lsum) F-measure x 100 with the `rouge-score` package (a dev dependency,
 stemming on, as the DialogSum baselines report it), beam search (`serving_default`) and greedy.
@@ -47,9 +48,15 @@ def main(argv):
     dialogues, references = read_split(FLAGS.data_file or config.dialogsum_dir() / config.DEV_FILE)
     if FLAGS.max_examples:
         dialogues, references = dialogues[:FLAGS.max_examples], references[:FLAGS.max_examples]
-    module = config.module(FLAGS.workdir, FLAGS.quantize) if FLAGS.workdir else None
+    module = (config.module(FLAGS.workdir, FLAGS.quantize,
+                            prune_vocabulary=FLAGS.prune_vocabulary) if FLAGS.workdir else None)
     found = inference.text_to_text_signatures(FLAGS.saved_model, module,
                                               tuple(DECODINGS.values()))
+    twins = sorted(found)  # the SavedModel and its in-process twin
+    if FLAGS.baseline_saved_model:
+        baseline = inference.text_to_text_signatures(FLAGS.baseline_saved_model, None,
+                                                     tuple(DECODINGS.values()))
+        found.update({f"baseline {k}": v for k, v in baseline.items()})
     results, outputs = {}, {}
     for name, signatures in found.items():
         for decoding, signature_name in DECODINGS.items():
@@ -60,11 +67,10 @@ def main(argv):
             results[f"{name}, {decoding}"] = {**rouge(summaries, references),
                                               "seconds": round(time.perf_counter() - start, 1)}
             print(json.dumps({name: {decoding: results[f"{name}, {decoding}"]}}), flush=True)
-    names = sorted(found)
-    same = ({d: outputs[(names[0], d)] == outputs[(names[1], d)] for d in DECODINGS}
-            if len(names) == 2 else None)
+    same = ({d: outputs[(twins[0], d)] == outputs[(twins[1], d)] for d in DECODINGS}
+            if len(twins) == 2 else None)
     if FLAGS.report:
-        _report(results, same, dialogues, references, outputs[(names[0], "beam")])
+        _report(results, same, dialogues, references, outputs[(twins[0], "beam")])
 
 
 def _report(results, same, dialogues, references, beam_outputs):
@@ -77,7 +83,9 @@ def _report(results, same, dialogues, references, beam_outputs):
     samples = [{"example": i, "summary": beam_outputs[i]} for i in range(min(3, len(dialogues)))]
     record = report_lib.new_record(examples=len(dialogues), results=results,
                                    identical_outputs=same, size_mb=size, samples=samples,
-                                   training=report_lib.training_run(FLAGS.training_workdir))
+                                   training=report_lib.training_run(FLAGS.training_workdir),
+                                   baseline_training=report_lib.training_run(
+                                           FLAGS.baseline_training_workdir))
     metrics = {f"{k}, {m}": v for k, r in results.items() for m, v in r.items()
                if m in ROUGE_TYPES}
     notes = [f"DialogSum dev, {len(dialogues)} dialogues: ROUGE F-measure x 100 (rouge-score, "
@@ -99,6 +107,12 @@ if __name__ == "__main__":
                         "its preset (same module as the export).")
     flags.DEFINE_string("quantize", "", "Quantization of the in-process module (as the "
                         "export's --quantize), so it is the exported graph's twin.")
+    flags.DEFINE_bool("prune_vocabulary", False, "The in-process module's vocabulary pruned "
+                      "to the training texts' pieces (as the export's --prune_vocabulary).")
+    flags.DEFINE_string("baseline_saved_model", None, "A second SavedModel scored the same way "
+                        "(e.g. the from-scratch baseline), side by side in the report.")
+    flags.DEFINE_string("baseline_training_workdir", None, "With --report: the baseline's "
+                        "training workdir.")
     flags.DEFINE_string("data_file", None, "DialogSum JSONL (default: <shared data>/dialogsum/"
                         "dialogsum.dev.jsonl).")
     flags.DEFINE_integer("batch_size", 16, "Dialogues per call.")

@@ -73,13 +73,15 @@ def preset_dir(workdir) -> pathlib.Path:
     return pathlib.Path(workdir) / PRESET
 
 
-def module(workdir, quantize: str = "", num_beams: int = 4, length_penalty: float = 0.6):
+def module(workdir, quantize: str = "", num_beams: int = 4, length_penalty: float = 0.6,
+           prune_vocabulary: bool = False):
     """The SavedModel module for a trained workdir (its preset): German `text` ->
     `translation` (keras_llm.export.seq2seq)."""
-    from keras_llm.export.seq2seq import module_from_preset  # pylint: disable=import-outside-toplevel
+    from keras_llm.export.seq2seq import module_from_preset, training_texts  # pylint: disable=import-outside-toplevel
     preset = preset_dir(workdir)
     if not preset.is_dir():
         raise FileNotFoundError(f"{preset} does not exist: train into {workdir} first "
                                 "(apps.translate.train writes the preset when it finishes).")
     return module_from_preset(preset, OUTPUT, quantize=quantize, num_beams=num_beams,
-                              length_penalty=length_penalty)
+                              length_penalty=length_penalty,
+                              prune_texts=training_texts(workdir) if prune_vocabulary else None)

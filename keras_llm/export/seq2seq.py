@@ -18,7 +18,9 @@ a model that never emits the end token still stops. An empty (or all-space) sour
 empty output; a source longer than the limit is truncated and still translated. Core TF ops
 only (the beam bookkeeping is gathers and top-k, no `GatherTree`).
 """
+import logging
 import pathlib
+from typing import Iterable, Iterator, Optional
 
 import tensorflow as tf
 
@@ -107,29 +109,55 @@ class Seq2SeqGenerationModule(TextTaskModule):
 
 
 def module_from_preset(preset_dir, output_name: str, quantize: str = "", lowercase: bool = True,
+                       prune_texts: Optional[Iterable[str]] = None,
                        **kwargs) -> Seq2SeqGenerationModule:
     """A `Seq2SeqGenerationModule` for a `Seq2SeqBackbone` preset, as `keras_llm.train
     --export_preset` writes it, holding a byte-level BPE (`vocab.json`, `merges.txt`) or a
     WordPiece vocabulary (`vocab.txt`; `lowercase` for uncased ones such as MiniLM's);
-    optionally quantized (a keras_llm.models.quantization mode). `kwargs` go to the module
-    (num_beams, length_penalty, max_source_tokens, max_target_tokens...)."""
+    optionally quantized (a keras_llm.models.quantization mode). `prune_texts` (WordPiece
+    only; e.g. `training_texts(workdir)`) keeps just the pieces those texts use, plus specials
+    and single characters (keras_llm.models.bert.shrink): they tokenize as before, the tied
+    embedding table (input and output) shrinks. `kwargs` go to the module (num_beams,
+    length_penalty, max_source_tokens, max_target_tokens...)."""
     from keras_llm.models.seq2seq import Seq2SeqBackbone, Seq2SeqLM  # pylint: disable=import-outside-toplevel
     from keras_llm.training.tokenizer import special_token_ids  # pylint: disable=import-outside-toplevel
     preset_dir = pathlib.Path(preset_dir)
     lm = Seq2SeqLM(Seq2SeqBackbone.from_preset(preset_dir, dropout=0.0))
-    if quantize:
-        from keras_llm.models import quantization  # pylint: disable=import-outside-toplevel
-        quantization.quantize(lm, quantize)
     if (preset_dir / "vocab.json").is_file():
+        if prune_texts is not None:
+            raise ValueError(f"Vocabulary pruning needs a WordPiece preset (vocab.txt); "
+                             f"{preset_dir} holds a byte-level BPE (vocab.json).")
         from keras_llm.tokenizers.byte_pair import BytePairTokenizer  # pylint: disable=import-outside-toplevel
         tokenizer = BytePairTokenizer(str(preset_dir / "vocab.json"),
                                       str(preset_dir / "merges.txt"))
     elif (preset_dir / "vocab.txt").is_file():
-        from keras_llm.tokenizers.wordpiece import WordPieceTokenizer  # pylint: disable=import-outside-toplevel
-        tokenizer = WordPieceTokenizer(str(preset_dir / "vocab.txt"), lowercase=lowercase)
+        from keras_llm.tokenizers.wordpiece import WordPieceTokenizer, load_vocabulary  # pylint: disable=import-outside-toplevel
+        vocabulary = load_vocabulary(str(preset_dir / "vocab.txt"))
+        if prune_texts is not None:
+            from keras_llm.models.bert import shrink  # pylint: disable=import-outside-toplevel
+            encoded = WordPieceTokenizer(vocabulary, lowercase=lowercase).encode(list(prune_texts))
+            size = len(vocabulary)
+            vocabulary = shrink.prune_vocabulary(lm.backbone, vocabulary, encoded)
+            logging.info("Vocabulary pruned to the given texts' pieces: %d of %d.",
+                         len(vocabulary), size)
+        tokenizer = WordPieceTokenizer(vocabulary, lowercase=lowercase)
     else:
         raise FileNotFoundError(f"{preset_dir} holds no tokenizer (vocab.json + merges.txt, "
                                 "or vocab.txt).")
+    if quantize:
+        from keras_llm.models import quantization  # pylint: disable=import-outside-toplevel
+        quantization.quantize(lm, quantize)
     special = special_token_ids(tokenizer)
     return Seq2SeqGenerationModule(tokenizer, lm, special["start"], special["end"],
                                    output_name=output_name, **kwargs)
+
+
+def training_texts(workdir) -> Iterator[str]:
+    """The training split's source and target texts of a keras_llm.train workdir (its
+    config.json; never the held-out part): what `prune_texts` should keep."""
+    import json  # pylint: disable=import-outside-toplevel
+    from keras_llm.training import data  # pylint: disable=import-outside-toplevel
+    from keras_llm.training.config import TrainConfig  # pylint: disable=import-outside-toplevel
+    from keras_llm.utils.config import from_dict  # pylint: disable=import-outside-toplevel
+    values = json.loads((pathlib.Path(workdir) / "config.json").read_text(encoding="utf-8"))
+    return data.texts_for_vocabulary(from_dict(TrainConfig, values))

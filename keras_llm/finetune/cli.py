@@ -146,15 +146,20 @@ def define_export_flags(default_base_dir: str) -> None:
 
 def seq2seq_export(module_fn, default_base_dir: str) -> None:
     """The export command of a sequence-to-sequence app (translation, summarization):
-    `module_fn(workdir, quantize, num_beams, length_penalty)` builds its SavedModel module."""
+    `module_fn(workdir, quantize, num_beams, length_penalty, prune_vocabulary=)` builds its
+    SavedModel module."""
     define_export_flags(default_base_dir)
     flags.DEFINE_integer("num_beams", 4, "Beams of serving_default's beam search.")
     flags.DEFINE_float("length_penalty", 0.6, "GNMT length penalty exponent (0 = plain log p).")
+    flags.DEFINE_bool("prune_vocabulary", False, "WordPiece models: keep only the vocabulary "
+                      "pieces the training texts (sources and targets) use, plus specials and "
+                      "single characters; training text tokenizes as before, the tied "
+                      "embedding table shrinks.")
 
     def main(argv):
         _no_arguments(argv)
         export_and_check(module_fn(FLAGS.workdir, FLAGS.quantize, FLAGS.num_beams,
-                                   FLAGS.length_penalty))
+                                   FLAGS.length_penalty, prune_vocabulary=FLAGS.prune_vocabulary))
 
     cli_utils.run(main)
 

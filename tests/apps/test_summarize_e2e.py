@@ -30,7 +30,7 @@ def trained(tmp_path_factory):
     _cli("apps.summarize.train", "--config=tiny", f"--workdir={root / 'work'}",
          "--override=model.kind=seq2seq_bert", f"--override=model.preset={root / 'bert'}")
     out = _cli("apps.summarize.export", f"--workdir={root / 'work'}",
-               f"--base_dir={root / 'models'}", "--num_beams=2")
+               f"--base_dir={root / 'models'}", "--num_beams=2", "--prune_vocabulary")
     assert "RESULT: OK" in out and "core TensorFlow ops only" in out
     return root
 
@@ -51,7 +51,8 @@ def test_warm_started_model_summarizes_in_a_fresh_process(trained):
     config_json = json.loads((trained / "work" / "config.json").read_text())
     assert config_json["model"]["kind"] == "seq2seq_bert"
     dialogues = [json.loads(l)["dialogue"] for l in (SAMPLE / "dev.jsonl").open()][:2] + [""]
-    module = config.module(trained / "work", num_beams=2)
+    module = config.module(trained / "work", num_beams=2, prune_vocabulary=True)
+    assert len(module.preprocessor.vocabulary) < 1000  # of 30,522: the pieces used, characters
     host = tf.function(module.serve)({"text": tf.constant(dialogues)})["summary"].numpy()
     proc = subprocess.run([sys.executable, "-c", _FRESH, str(trained / "models" / "1"),
                            json.dumps(dialogues)], capture_output=True, text=True, timeout=300,
@@ -69,9 +70,16 @@ def test_evaluate_writes_rouge_without_the_data(trained):
     report = trained / "rouge"
     out = _cli("apps.summarize.evaluate", f"--saved_model={trained / 'models'}",
                f"--data_file={SAMPLE / 'dev.jsonl'}", f"--report={report}",
-               f"--training_workdir={trained / 'work'}")
+               f"--training_workdir={trained / 'work'}",
+               f"--baseline_saved_model={trained / 'models'}",
+               f"--baseline_training_workdir={trained / 'work'}")
     assert '"rouge1"' in out
     record = json.loads(report.with_suffix(".json").read_text())
-    assert record["examples"] == 8 and len(record["results"]) == 2
+    # The model and a baseline (here the same SavedModel), beam search and greedy each.
+    assert record["examples"] == 8 and len(record["results"]) == 4
+    assert record["results"][f"SavedModel {trained / 'models' / '1'}, beam"] == \
+        record["results"][f"baseline SavedModel {trained / 'models' / '1'}, beam"] | {
+            "seconds": record["results"][f"SavedModel {trained / 'models' / '1'}, beam"]["seconds"]}
+    assert record["baseline_training"]["config"]["model"]["kind"] == "seq2seq_bert"
     dialogue = json.loads((SAMPLE / "dev.jsonl").open().readline())["dialogue"]
     assert dialogue not in report.with_suffix(".md").read_text()

@@ -142,3 +142,46 @@ def test_bert2bert_run_with_wordpiece_trains_exports_and_summarizes(tmp_path):
     assert summaries[1] == b"" and isinstance(summaries[0], bytes)
     path = export.export(module, tmp_path / "models")
     assert export.check(path).ok
+
+
+def test_pruned_vocabulary_keeps_the_texts_tokens_and_their_logits(tmp_path):
+    """prune_texts keeps the pieces the texts use: they tokenize to the same pieces, and the
+    pruned model's logits are the full model's at the kept rows (tied input/output table)."""
+    from keras_llm.export.seq2seq import module_from_preset
+    from keras_llm.tokenizers.wordpiece import WordPieceTokenizer, load_vocabulary
+    import shutil
+    for source, name in (("wordpiece_vocab_uncased.txt", "vocab.txt"),
+                         ("bpe_vocab.json", "vocab.json"), ("bpe_merges.txt", "merges.txt")):
+        shutil.copy(FIXTURES / source, tmp_path / name)
+    vocab_file = tmp_path / "vocab.txt"
+    vocabulary = load_vocabulary(str(vocab_file))
+    tf.keras.utils.set_random_seed(3)
+    backbone = Seq2SeqBackbone(len(vocabulary), 1, 1, 2, 32, 64, max_sequence_length=32,
+                               dropout=0.0)
+    backbone.save_to_preset(tmp_path / "preset", tokenizer_files=[vocab_file])
+    texts = ["the film was good.", "they liked it a lot"]
+    full = module_from_preset(tmp_path / "preset", "summary")
+    pruned = module_from_preset(tmp_path / "preset", "summary", prune_texts=texts)
+    kept = pruned.preprocessor.vocabulary
+    assert len(kept) < len(vocabulary)
+    assert pruned.model.backbone.vocabulary_size == len(kept)
+    full_pieces = [[vocabulary[i] for i in row] for row in
+                   WordPieceTokenizer(vocabulary, lowercase=True).encode(texts)]
+    assert [[kept[i] for i in row] for row in pruned.preprocessor.encode(texts)] == full_pieces
+    rows = [vocabulary.index(t) for t in kept]
+    source = [vocabulary.index(p) for p in full_pieces[0]]
+    target = [vocabulary.index(p) for p in full_pieces[1]]
+
+    def logits(lm, mapping):
+        return lm({"encoder_token_ids": tf.constant([[mapping(i) for i in source]]),
+                   "encoder_padding_mask": tf.ones([1, len(source)], tf.int32),
+                   "decoder_token_ids": tf.constant([[mapping(i) for i in target]]),
+                   "decoder_padding_mask": tf.ones([1, len(target)], tf.int32)}).numpy()
+
+    np.testing.assert_allclose(logits(pruned.model, rows.index),
+                               logits(full.model, lambda i: i)[..., rows], atol=1e-5)
+    with pytest.raises(ValueError, match="WordPiece"):
+        bpe = tmp_path / "bpe"
+        backbone.save_to_preset(bpe, tokenizer_files=[tmp_path / "vocab.json",
+                                                       tmp_path / "merges.txt"])
+        module_from_preset(bpe, "summary", prune_texts=texts)

@@ -66,3 +66,29 @@ def prune_vocabulary(backbone, vocabulary: Sequence[str],
     backbone.token_embedding.keep_rows([index[t] for t in kept])
     backbone.vocabulary_size = len(kept)
     return kept
+
+
+def select_layers(backbone, layers: Sequence[int]):
+    """A copy of `backbone` keeping only its encoder blocks `layers` (in that order), with its
+    embeddings and pooler: a student that starts from its teacher, as DistilBERT takes one
+    layer in two (Sanh et al., 2019). Same vocabulary, so the student reads the teacher's ids."""
+    from keras_llm.models.bert.backbone import BertBackbone  # pylint: disable=import-outside-toplevel
+    layers = [int(i) for i in layers]
+    bad = [i for i in layers if not 0 <= i < backbone.num_layers]
+    if not layers or bad or len(set(layers)) != len(layers):
+        raise ValueError(f"layers must be distinct indices in [0, {backbone.num_layers}) of the "
+                         f"{backbone.num_layers}-layer backbone, got {layers}.")
+    config = backbone.get_config()
+    config.update(num_layers=len(layers))
+    config.pop("name", None)
+    student = BertBackbone.from_config(config)
+    pairs = [(student.token_embedding, backbone.token_embedding),
+             (student.position_embedding, backbone.position_embedding),
+             (student.segment_embedding, backbone.segment_embedding),
+             (student.embeddings_layer_norm, backbone.embeddings_layer_norm),
+             (student.pooler_dense, backbone.pooler_dense)]
+    pairs += [(student.transformer_layers[j], backbone.transformer_layers[i])
+              for j, i in enumerate(layers)]
+    for target, source in pairs:
+        target.set_weights(source.get_weights())
+    return student
