@@ -1,6 +1,8 @@
 """NER app configs: frozen dataclasses chosen by name, overridden by `a.b=value` flags.
 
     python -m apps.ner.train --config=minilm --workdir=/tmp/ner_minilm
+    python -m apps.ner.train --config=student --override=teacher_workdir=/tmp/ner_minilm \
+        --workdir=/tmp/ner_student
     python -m apps.ner.train --config=tiny --override=finetune.epochs=2 --workdir=/tmp/ner
 """
 import dataclasses
@@ -20,6 +22,12 @@ class NERConfig:
     sequence_length: int = 192  # training tokens incl. [CLS]/[SEP]; later words get no label
     serving_sequence_length: int = 256  # tokens kept by the export (capped by positions)
     max_examples: int = 0  # 0 = every training sentence
+    # Distillation (keras_llm.finetune.distill): a trained NER workdir on the same vocabulary
+    # whose logits the student follows on every scored word, on the fly; "" = none.
+    teacher_workdir: str = ""
+    distill_kind: str = "kl"  # "kl" (softened by distill_temperature) or "mse" on logits
+    distill_temperature: float = 2.0
+    distill_alpha: float = 0.5  # weight of the teacher; 1 - alpha on the gold tags
 
 
 def _optimizer(learning_rate: float):
@@ -31,6 +39,12 @@ CONFIGS = {
         "minilm": NERConfig(finetune=FinetuneConfig(
                 epochs=3, batch_size=32, optimizer=_optimizer(5e-5),
                 bucket_boundaries=(32, 48, 64, 96, 128))),
+        # A 3-layer student started from MiniLM's layers 0, 2, 4 (same vocabulary), to be
+        # distilled from a trained `minilm` workdir: --override=teacher_workdir=DIR.
+        "student": NERConfig(
+                model=BertModelConfig(kind="preset", layers=(0, 2, 4)),
+                finetune=FinetuneConfig(epochs=3, batch_size=32, optimizer=_optimizer(1e-4),
+                                        bucket_boundaries=(32, 48, 64, 96, 128))),
         # Seconds-long runs for tests.
         "tiny": NERConfig(
                 model=BertModelConfig(kind="small", vocabulary_size=1000, init_embeddings="",

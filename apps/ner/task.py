@@ -10,12 +10,13 @@ from apps.ner import config as config_lib
 from apps.ner import data
 from keras_llm import export, models
 from keras_llm.evaluation import entity_f1
-from keras_llm.finetune import FinetuneTask, LengthBuckets, bert, inference
+from keras_llm.finetune import Distiller, FinetuneTask, LengthBuckets, bert, inference
 from keras_llm.models.bert.backbone import INPUT_KEYS
 from keras_llm.models.bert.entity_decoding import classes_to_tags
 from keras_llm.models.bert.token_classification import token_classification_loss
 from keras_llm.models.bert.word_preprocessor import (IGNORE, BertWordPreprocessor,
                                                      word_predictions_numpy)
+from keras_llm.tokenizers.wordpiece import load_vocabulary
 
 LABELS = config_lib.LABELS
 
@@ -66,6 +67,24 @@ class NERTask(FinetuneTask):
     # ---- training ----------------------------------------------------------------------------
     def loss(self):
         return token_classification_loss()
+
+    def distiller(self, model, workdir):
+        """With `teacher_workdir`: the student follows that trained model's tag distribution on
+        every scored word (its first piece), mixed with the gold tags by `distill_alpha`."""
+        if not self.config.teacher_workdir:
+            return None
+        from keras_llm.finetune import cli  # pylint: disable=import-outside-toplevel
+        teacher_dir = self.config.teacher_workdir
+        _, teacher = cli.load_workdir(NERTask, teacher_dir)
+        if (load_vocabulary(bert.vocabulary_path(teacher_dir))
+                != load_vocabulary(bert.vocabulary_path(workdir))):
+            raise ValueError(f"The teacher {teacher_dir} has another vocabulary than the "
+                             "student: distillation on the fly needs the same token ids "
+                             "(model.kind=preset, the teacher's preset).")
+        return Distiller(model, self.loss(), teacher=teacher, alpha=self.config.distill_alpha,
+                         temperature=self.config.distill_temperature,
+                         kind=self.config.distill_kind,
+                         mask_fn=lambda inputs, labels: labels != IGNORE)
 
     # ---- evaluation, export, prediction -----------------------------------------------------
     def evaluate(self, model, workdir, split="valid"):

@@ -62,7 +62,8 @@ class SentimentTask(FinetuneTask):
     def metrics(self):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
-    def distiller(self, model):
+    def distiller(self, model, workdir):
+        del workdir
         if not self.config.teacher_logits:
             return None
         return Distiller(model, self.loss(), alpha=self.config.distill_alpha,

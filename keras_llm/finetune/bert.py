@@ -9,7 +9,7 @@ import dataclasses
 import logging
 import pathlib
 import shutil
-from typing import Callable, Sequence
+from typing import Callable, Sequence, Tuple
 
 from keras_llm.models.bert import shrink
 from keras_llm.models.bert.backbone import BertBackbone
@@ -34,12 +34,18 @@ class BertModelConfig:
     intermediate_dim: int = 1024
     max_sequence_length: int = 128
     dropout: float = 0.1
+    # preset only: keep these of the preset's encoder layers, e.g. (0, 2, 4) of 6 (a student
+    # started from its teacher's checkpoint, one layer in two as DistilBERT); () = all.
+    layers: Tuple[int, ...] = ()
 
 
 def _check(config: BertModelConfig) -> None:
     if config.kind not in KINDS or config.init_embeddings not in ("pca", ""):
         raise ValueError(f"model.kind must be one of {KINDS} (got {config.kind!r}) and "
                          f"model.init_embeddings 'pca' or '' (got {config.init_embeddings!r}).")
+    if config.layers and config.kind != "preset":
+        raise ValueError(f"model.layers={config.layers} selects a preset's layers: it needs "
+                         f"model.kind='preset' (got {config.kind!r}).")
 
 
 def preset_dir(config: BertModelConfig) -> pathlib.Path:
@@ -66,7 +72,8 @@ def build_backbone(config: BertModelConfig, workdir, for_training: bool = True) 
     training; a trained workdir's weights are loaded by the caller)."""
     _check(config)
     if config.kind == "preset":
-        return BertBackbone.from_preset(preset_dir(config), dropout=config.dropout)
+        backbone = BertBackbone.from_preset(preset_dir(config), dropout=config.dropout)
+        return shrink.select_layers(backbone, config.layers) if config.layers else backbone
     vocabulary = load_vocabulary(vocabulary_path(workdir))
     backbone = BertBackbone(len(vocabulary), config.num_layers, config.num_heads,
                             config.hidden_dim, config.intermediate_dim,

@@ -3,6 +3,7 @@
     student = Distiller(student_model, hard_loss, alpha=1.0, kind="mse")      # y = (labels,
     student.compile(optimizer)                                                #  teacher logits)
     Distiller(student_model, hard_loss, teacher=teacher_model, temperature=2.0)  # y = labels
+    Distiller(student, hard_loss, teacher=teacher, mask_fn=lambda x, labels: labels >= 0)
 
 The soft loss compares logits over their last axis, leaf by leaf of the output structure:
 sequence heads (B, C); token heads (B, T, C) with a (B, T) weight mask; span heads, e.g.
@@ -72,7 +73,8 @@ class Distiller(keras.Model):
         hard_loss: `hard_loss(labels, student_outputs)`, e.g. the task's keras Loss.
         teacher: a model called on the same inputs; None: y = (labels, teacher_logits).
         alpha: weight of the soft loss (1.0: teacher only).
-        mask_fn: `mask_fn(inputs) -> mask` for token/span heads (see soft_target_loss).
+        mask_fn: `mask_fn(inputs, labels) -> mask` for token/span heads (see
+            soft_target_loss), e.g. the positions a token head is scored on.
     """
 
     def __init__(self, student, hard_loss: Callable, teacher=None, alpha: float = 1.0,
@@ -99,7 +101,7 @@ class Distiller(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         labels, teacher = self._labels_and_teacher(x, y)
-        mask = self.mask_fn(x) if self.mask_fn else None
+        mask = self.mask_fn(x, labels) if self.mask_fn else None
         soft = tf.nest.map_structure(
                 lambda s, t: tf.reduce_mean(soft_target_loss(s, t, self.kind, self.temperature,
                                                              mask)), y_pred, teacher)

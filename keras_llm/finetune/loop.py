@@ -94,7 +94,7 @@ class _Run:
                              "(%.2f%%).", config.lora_rank, counts["adapted_layers"],
                              counts["trainable"], counts["total"],
                              100.0 * counts["trainable"] / counts["total"])
-            self.trained = task.distiller(self.model) or self.model
+            self.trained = task.distiller(self.model, workdir) or self.model
             self.optimizer = build_optimizer(
                     _optimizer_config(config, self.total), self.total, self.model,
                     config.precision, optimizer_class=ReduceThenClipAdamW)

@@ -56,9 +56,10 @@ class FinetuneTask:
     def metrics(self) -> list:
         return []
 
-    def distiller(self, model):
-        """A `Distiller` wrapping `model` when the config asks for distillation, else None."""
-        del model
+    def distiller(self, model, workdir):
+        """A `Distiller` wrapping `model` (trained in `workdir`, prepared) when the config asks
+        for distillation, else None."""
+        del model, workdir
         return None
 
     def evaluate(self, model, workdir, split: str = "dev") -> dict:

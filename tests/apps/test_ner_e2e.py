@@ -65,3 +65,21 @@ def test_export_scores_and_finds_entities_like_the_host(trained):
                                               out["entity_end"]) if s >= 0]
     assert found and [e for _, e in found] == [t for t in out["entity_text"] if t]
     assert ("LOC", "Oslo") in found or ("PER", "Anna Kovacs") in found
+
+
+def test_a_student_distills_from_the_trained_teacher(trained):
+    """teacher_workdir: the student follows the trained model's tags on the fly (alpha=1: the
+    teacher's distribution alone, no gold tags), the teacher stays as it was; a student on
+    another vocabulary is refused."""
+    root, teacher_result = trained
+    teacher_weights = (root / "work" / "model.weights.h5").read_bytes()
+    config = override(config_lib.CONFIGS["tiny"],
+                      [f"data_dir={FIXTURE}", "finetune.epochs=40", "distill_alpha=1.0",
+                       f"teacher_workdir={root / 'work'}"])
+    student = finetune(NERTask(config), root / "student")
+    assert student.metrics["valid_f1"] > 50
+    assert (root / "work" / "model.weights.h5").read_bytes() == teacher_weights
+    assert teacher_result.metrics["valid_f1"] > 50
+    other = override(config, ["model.kind=preset"])  # MiniLM's 30,522 pieces
+    with pytest.raises(ValueError, match="another vocabulary"):
+        finetune(NERTask(other), root / "student_minilm")

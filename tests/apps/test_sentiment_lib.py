@@ -34,8 +34,8 @@ def test_teacher_logits_make_a_distiller_and_are_checked(tmp_path):
     config = override(config_lib.CONFIGS["tiny"], [f"data_dir={tmp_path}",
                                                    f"teacher_logits={teacher}"])
     task = SentimentTask(config)
-    assert isinstance(task.distiller(object()), Distiller)
-    assert SentimentTask(config_lib.CONFIGS["tiny"]).distiller(object()) is None
+    assert isinstance(task.distiller(object(), None), Distiller)
+    assert SentimentTask(config_lib.CONFIGS["tiny"]).distiller(object(), None) is None
     np.save(teacher, np.zeros((2, 3), np.float32))
     (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\nb\n", encoding="utf-8")
     with pytest.raises(ValueError, match="expected \\(2, 2\\)"):
