@@ -4,12 +4,15 @@ and through keras-llm-serve (gRPC, batch 1).
 
     flock /tmp/bench.lock python -m benchmarks.efficiency --task=sentiment --workdir=W
     python -m benchmarks.efficiency --task=ner --workdir=W --modes=int8,int8_int4_embeddings
+    python -m benchmarks.efficiency --task=ner --workdir=TEACHER --student_workdir=STUDENT \
+        --modes=int8 --output_prefix=benchmarks/results/distill_ner
 
 Each mode is exported with the app's own `export --quantize=MODE` into a temporary folder
 (float32 = no flag). Latency: --repeats rounds, each timing every model once in rotation
 (A B C ... A B C) after a warm-up call; medians reported, with ratios to float32. The texts
 are the task's dev split. Writes benchmarks/results/efficiency_<task>.json and .md (or
---output_prefix).
+--output_prefix). With --student_workdir (e.g. a distilled model of the same task) its exports
+in every mode join the rotation as `student_<mode>`; ratios are to the float32 teacher.
 """
 import os
 import sys
@@ -38,6 +41,11 @@ def _parse():
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--server_calls", type=int, default=30)
     parser.add_argument("--output_prefix", default=None)
+    parser.add_argument("--student_workdir", default=None,
+                        help="a second trained workdir of the task (e.g. a distilled student)")
+    parser.add_argument("--export_flags", default="",
+                        help="extra flags for every export, comma-separated, e.g. "
+                             "--prune_vocabulary")
     return parser.parse_args()
 
 
@@ -45,9 +53,9 @@ def _size(path):
     return sum(p.stat().st_size for p in pathlib.Path(path).rglob("*") if p.is_file())
 
 
-def _export(package, workdir, base_dir, mode):
+def _export(package, workdir, base_dir, mode, extra=()):
     command = [sys.executable, "-m", f"{package}.export", f"--workdir={workdir}",
-               f"--base_dir={base_dir}"] + ([f"--quantize={mode}"] if mode else [])
+               f"--base_dir={base_dir}"] + ([f"--quantize={mode}"] if mode else []) + list(extra)
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True,
                    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     return pathlib.Path(base_dir) / "1"
@@ -76,9 +84,14 @@ def main():
     task_class = getattr(importlib.import_module(f"{package}.task"), class_name)
     task = task_class(task_class.CONFIG_CLASS())
     temp = pathlib.Path(tempfile.mkdtemp(prefix="bench_efficiency_"))
-    modes = ["float32"] + [m for m in args.modes.split(",") if m]
-    paths = {m: _export(package, args.workdir, temp / m, "" if m == "float32" else m)
-             for m in modes}
+    quantizations = ["float32"] + [m for m in args.modes.split(",") if m]
+    extra = [f for f in args.export_flags.split(",") if f]
+    runs = {m: (args.workdir, m) for m in quantizations}
+    if args.student_workdir:
+        runs.update({f"student_{m}": (args.student_workdir, m) for m in quantizations})
+    modes = list(runs)
+    paths = {name: _export(package, workdir, temp / name, "" if m == "float32" else m, extra)
+             for name, (workdir, m) in runs.items()}
     rows = {m: {"mode": m, "size_bytes": _size(p)} for m, p in paths.items()}
     for mode, path in paths.items():
         rows[mode]["metrics"] = task.evaluate_saved_model(path, split)
@@ -124,6 +137,7 @@ def main():
         for key in ("in_process_ms_batch1", "in_process_ms_batch32", "server_grpc_ms_batch1"):
             row[f"{key}_ratio"] = round(row[key] / base[key], 3)
     record = report.new_record(task=args.task, workdir=args.workdir, split=split,
+                               student_workdir=args.student_workdir, export_flags=extra,
                                repeats=args.repeats, rows=list(rows.values()))
     table = {}
     for mode, row in rows.items():
@@ -135,7 +149,8 @@ def main():
                        f"({row['in_process_ms_batch32_ratio']}x); keras-llm-serve gRPC b1 "
                        f"{row['server_grpc_ms_batch1']} ms ({row['server_grpc_ms_batch1_ratio']}x)")
     report.write(args.output_prefix or f"benchmarks/results/efficiency_{args.task}", record,
-                 f"int8 vs float32 SavedModels: {args.task}", table)
+                 f"int8 vs float32 SavedModels: {args.task}"
+                 + (" (teacher and student)" if args.student_workdir else ""), table)
 
 
 def _dev_texts(task, split, count):
