@@ -92,6 +92,8 @@ def _distillation(record):
 
 
 def main():
+    import argparse  # pylint: disable=import-outside-toplevel
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     from keras_llm.utils import report  # pylint: disable=import-outside-toplevel
     sources = {n: _load(n) for n in ("efficiency_sentiment", "efficiency_qa", "lora_sentiment",
                                      "distill_ner")}
