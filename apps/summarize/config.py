@@ -85,24 +85,22 @@ def tiny() -> TrainConfig:
 CONFIGS = {"minilm": minilm, "scratch": scratch, "tiny": tiny}
 
 
-def preset_dir(workdir) -> pathlib.Path:
-    return pathlib.Path(workdir) / PRESET
+# WordPiece detokenizes "#Person1#'s turn." as "# person1 # ' s turn ."; ROUGE's tokenizer
+# reads both the same, users should not have to.
+OUTPUT_REWRITES = ((r"# ?person ?(\d+) ?#", r"#Person\1#"), (r" ' (s|t|re|ve|ll|d|m)\b", r"'\1"),
+                   (r" ([.,!?;:%)])", r"\1"), (r"\( ", "("), (r"^\s+|\s+$", ""))
 
 
 def module(workdir, quantize: str = "", num_beams: int = 4, length_penalty: float = 0.6,
-           prune_vocabulary: bool = False):
+           prune_vocabulary: bool = False, greedy: bool = True):
     """The SavedModel module for a trained workdir (its preset): dialogue `text` -> `summary`
-    (keras_llm.export.seq2seq), sources cut at the training length."""
-    import json  # pylint: disable=import-outside-toplevel
-    from keras_llm.export.seq2seq import module_from_preset, training_texts  # pylint: disable=import-outside-toplevel
-    preset = preset_dir(workdir)
-    if not preset.is_dir():
-        raise FileNotFoundError(f"{preset} does not exist: train into {workdir} first "
-                                "(apps.summarize.train writes the preset when it finishes).")
-    trained = json.loads((pathlib.Path(workdir) / "config.json").read_text(encoding="utf-8"))
-    return module_from_preset(preset, OUTPUT, quantize=quantize, num_beams=num_beams,
-                              length_penalty=length_penalty,
-                              prune_texts=training_texts(workdir) if prune_vocabulary else None,
-                              lowercase=trained["tokenizer"]["lowercase"],
-                              max_source_tokens=trained["data"]["sequence_length"],
-                              max_target_tokens=MAX_SUMMARY_TOKENS)
+    (keras_llm.export.seq2seq), sources cut at the training length, the detokenized text
+    tidied (`OUTPUT_REWRITES`). The shipped export leaves out the `greedy` signature
+    (`--nogreedy_signature`): with it the graph is 2 MB larger than the 25 MB budget allows."""
+    from keras_llm.export.seq2seq import TRAINING_LENGTH, module_from_workdir  # pylint: disable=import-outside-toplevel
+    return module_from_workdir(workdir, OUTPUT, quantize=quantize,
+                               prune_vocabulary=prune_vocabulary, num_beams=num_beams,
+                               length_penalty=length_penalty, greedy=greedy,
+                               output_rewrites=OUTPUT_REWRITES,
+                               max_source_tokens=TRAINING_LENGTH,
+                               max_target_tokens=MAX_SUMMARY_TOKENS)

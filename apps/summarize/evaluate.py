@@ -6,7 +6,8 @@ process from a training workdir's preset (with both: whether the outputs are ide
         --baseline_saved_model=/tmp/summarize_0_export --baseline_training_workdir=/tmp/summarize_0
 
 ROUGE-1/2/L (and Lsum) F-measure x 100 with the `rouge-score` package (a dev dependency,
-stemming on, as the DialogSum baselines report it), beam search (`serving_default`) and greedy.
+stemming on, as the DialogSum baselines report it), beam search (`serving_default`) and
+greedy (the `greedy` signature, when the export has it).
 Anchors (dev, not this project's numbers): BART-large 46.0/21.4/38.7, bart-base about
 42.9/21.9/37.5, t5-small about 38.4/16.0/32.9.
 """
@@ -48,8 +49,8 @@ def main(argv):
     dialogues, references = read_split(FLAGS.data_file or config.dialogsum_dir() / config.DEV_FILE)
     if FLAGS.max_examples:
         dialogues, references = dialogues[:FLAGS.max_examples], references[:FLAGS.max_examples]
-    module = (config.module(FLAGS.workdir, FLAGS.quantize,
-                            prune_vocabulary=FLAGS.prune_vocabulary) if FLAGS.workdir else None)
+    module = (config.module(FLAGS.workdir, FLAGS.quantize, prune_vocabulary=FLAGS.prune_vocabulary,
+                            greedy=FLAGS.greedy_signature) if FLAGS.workdir else None)
     found = inference.text_to_text_signatures(FLAGS.saved_model, module,
                                               tuple(DECODINGS.values()))
     twins = sorted(found)  # the SavedModel and its in-process twin
@@ -60,6 +61,8 @@ def main(argv):
     results, outputs = {}, {}
     for name, signatures in found.items():
         for decoding, signature_name in DECODINGS.items():
+            if signature_name not in signatures:
+                continue
             start = time.perf_counter()
             summaries = inference.generate_texts(signatures[signature_name], dialogues,
                                                  config.OUTPUT, FLAGS.batch_size)
@@ -67,7 +70,8 @@ def main(argv):
             results[f"{name}, {decoding}"] = {**rouge(summaries, references),
                                               "seconds": round(time.perf_counter() - start, 1)}
             print(json.dumps({name: {decoding: results[f"{name}, {decoding}"]}}), flush=True)
-    same = ({d: outputs[(twins[0], d)] == outputs[(twins[1], d)] for d in DECODINGS}
+    same = ({d: outputs[(twins[0], d)] == outputs[(twins[1], d)] for d in DECODINGS
+             if (twins[0], d) in outputs and (twins[1], d) in outputs}
             if len(twins) == 2 else None)
     if FLAGS.report:
         _report(results, same, dialogues, references, outputs[(twins[0], "beam")])
@@ -109,6 +113,8 @@ if __name__ == "__main__":
                         "export's --quantize), so it is the exported graph's twin.")
     flags.DEFINE_bool("prune_vocabulary", False, "The in-process module's vocabulary pruned "
                       "to the training texts' pieces (as the export's --prune_vocabulary).")
+    flags.DEFINE_bool("greedy_signature", True, "The in-process module has the `greedy` "
+                      "signature too (as the export's --greedy_signature).")
     flags.DEFINE_string("baseline_saved_model", None, "A second SavedModel scored the same way "
                         "(e.g. the from-scratch baseline), side by side in the report.")
     flags.DEFINE_string("baseline_training_workdir", None, "With --report: the baseline's "

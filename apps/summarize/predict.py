@@ -21,8 +21,10 @@ def main(argv):
         dialogues = [a.replace("\\n", "\n") for a in argv[1:]]
     else:
         dialogues = [json.loads(line)["dialogue"] for line in sys.stdin if line.strip()]
-    loaded = tf.saved_model.load(str(resolve_version_dir(FLAGS.saved_model)))
-    signature = loaded.signatures["greedy" if FLAGS.greedy else "serving_default"]
+    from keras_llm.finetune import inference  # pylint: disable=import-outside-toplevel
+    path = resolve_version_dir(FLAGS.saved_model)
+    signature = inference.signature(tf.saved_model.load(str(path)),
+                                    "greedy" if FLAGS.greedy else "serving_default", path)
     out = signature(text=tf.constant(dialogues, tf.string))["summary"].numpy()
     for dialogue, summary in zip(dialogues, out):
         print(json.dumps({"dialogue": dialogue, "summary": summary.decode("utf-8")},

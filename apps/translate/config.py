@@ -8,7 +8,6 @@ Data: `<shared data>/multi30k_de_en/` (train 29,000 pairs; `val` is the held-out
 trainer evaluates; `test_2016_flickr` is what `apps.translate.evaluate` reports BLEU on). The
 tiny config reads the 200 pairs committed in `apps/translate/sample/`.
 """
-import dataclasses
 import pathlib
 
 from keras_llm.training.config import (DataConfig, ModelConfig, OptimizerConfig, TokenizerConfig,
@@ -69,19 +68,11 @@ def tiny() -> TrainConfig:
 CONFIGS = {"multi30k": multi30k, "tiny": tiny}
 
 
-def preset_dir(workdir) -> pathlib.Path:
-    return pathlib.Path(workdir) / PRESET
-
-
 def module(workdir, quantize: str = "", num_beams: int = 4, length_penalty: float = 0.6,
-           prune_vocabulary: bool = False):
+           prune_vocabulary: bool = False, greedy: bool = True):
     """The SavedModel module for a trained workdir (its preset): German `text` ->
     `translation` (keras_llm.export.seq2seq)."""
-    from keras_llm.export.seq2seq import module_from_preset, training_texts  # pylint: disable=import-outside-toplevel
-    preset = preset_dir(workdir)
-    if not preset.is_dir():
-        raise FileNotFoundError(f"{preset} does not exist: train into {workdir} first "
-                                "(apps.translate.train writes the preset when it finishes).")
-    return module_from_preset(preset, OUTPUT, quantize=quantize, num_beams=num_beams,
-                              length_penalty=length_penalty,
-                              prune_texts=training_texts(workdir) if prune_vocabulary else None)
+    from keras_llm.export.seq2seq import module_from_workdir  # pylint: disable=import-outside-toplevel
+    return module_from_workdir(workdir, OUTPUT, quantize=quantize,
+                               prune_vocabulary=prune_vocabulary, num_beams=num_beams,
+                               length_penalty=length_penalty, greedy=greedy)

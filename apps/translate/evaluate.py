@@ -50,7 +50,8 @@ def _signatures():
                            ) if FLAGS.workdir else None
     found = inference.text_to_text_signatures(FLAGS.saved_model, module,
                                               tuple(DECODINGS.values()))
-    return {name: {d: sigs[s] for d, s in DECODINGS.items()} for name, sigs in found.items()}
+    return {name: {d: sigs[s] for d, s in DECODINGS.items() if s in sigs}
+            for name, sigs in found.items()}
 
 
 def main(argv):
@@ -73,7 +74,8 @@ def main(argv):
     names = sorted({n for n, _ in outputs})
     same = None
     if len(names) == 2:
-        same = {d: outputs[(names[0], d)] == outputs[(names[1], d)] for d in DECODINGS}
+        same = {d: outputs[(names[0], d)] == outputs[(names[1], d)] for d in DECODINGS
+                if (names[0], d) in outputs and (names[1], d) in outputs}
         print(json.dumps({"identical_outputs": same}))
     if FLAGS.report:
         _report(results, same, sources, references, outputs[(names[0], "beam")])

@@ -17,8 +17,10 @@ def main(argv):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     from keras_llm.export.check import resolve_version_dir  # pylint: disable=import-outside-toplevel
     texts = argv[1:] or [line.rstrip("\n") for line in sys.stdin]
-    loaded = tf.saved_model.load(str(resolve_version_dir(FLAGS.saved_model)))
-    signature = loaded.signatures["greedy" if FLAGS.greedy else "serving_default"]
+    from keras_llm.finetune import inference  # pylint: disable=import-outside-toplevel
+    path = resolve_version_dir(FLAGS.saved_model)
+    signature = inference.signature(tf.saved_model.load(str(path)),
+                                    "greedy" if FLAGS.greedy else "serving_default", path)
     out = signature(text=tf.constant(texts, tf.string))["translation"].numpy()
     for text, translation in zip(texts, out):
         print(json.dumps({"text": text, "translation": translation.decode("utf-8")},

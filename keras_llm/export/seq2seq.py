@@ -7,7 +7,9 @@ tokens, K beams, T_max = max target tokens + 1 (the start token).
 
 Signatures (input `text` tf.string (B,), output named by `output_name`, e.g. `translation`):
 - `serving_default`: beam search with `num_beams` beams and the GNMT length penalty.
-- `greedy`: one hypothesis per source, token by token (faster; what beam width 1 gives).
+- `greedy` (unless `greedy=False`, e.g. to fit a size budget: it repeats the tokenizer and a
+  second decoding loop in the graph): one hypothesis per source, token by token (faster; what
+  beam width 1 gives).
 
 Preprocess: the source's tokens cut to `max_source_tokens - 2`, between the start and end
 tokens (as `keras_llm.training.data` packs training pairs), right-padded. Forward: the encoder
@@ -16,11 +18,15 @@ once; the sampler then drives `Seq2SeqLM.call_with_cache` (beams reorder the cac
 gather on the batch axis). At most `min(max_target_tokens, 2 * S + 10)` new tokens per batch:
 a model that never emits the end token still stops. An empty (or all-space) source gives an
 empty output; a source longer than the limit is truncated and still translated. Core TF ops
-only (the beam bookkeeping is gathers and top-k, no `GatherTree`).
+only (the beam bookkeeping is gathers and top-k, no `GatherTree`). `output_rewrites`, pairs
+of (RE2 pattern, rewrite) applied in order to each output (`tf.strings.regex_replace`), tidy the
+detokenized text, e.g. WordPiece's "# person1 # ' s" back to "#Person1#'s".
+`keep_served_positions` (module_from_preset sets it) cuts the model's position tables to the
+limits, in place, before the module tracks its variables: the export ships only rows it reads.
 """
 import logging
 import pathlib
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -29,6 +35,7 @@ from keras_llm.export import warmup
 from keras_llm.export.module import EXAMPLE_TEXTS, TextTaskModule
 
 SOURCE_KEYS = ("encoder_token_ids", "encoder_padding_mask")
+TRAINING_LENGTH = "training"  # module_from_workdir(max_source_tokens=TRAINING_LENGTH)
 
 
 class Seq2SeqGenerationModule(TextTaskModule):
@@ -40,8 +47,8 @@ class Seq2SeqGenerationModule(TextTaskModule):
     def __init__(self, tokenizer, lm, start_token_id: int, end_token_id: int,
                  output_name: str = "output", num_beams: int = 4, length_penalty: float = 0.6,
                  max_source_tokens: int = None, max_target_tokens: int = None,
-                 max_input_chars: int = 8192, name=None):
-        super().__init__(tokenizer, lm, max_input_chars=max_input_chars, name=name)
+                 greedy: bool = True, output_rewrites: Sequence[Tuple[str, str]] = (),
+                 keep_served_positions: bool = False, max_input_chars: int = 8192, name=None):
         limit = int(lm.backbone.max_sequence_length)
         self.max_source_tokens = int(limit if max_source_tokens is None else max_source_tokens)
         self.max_target_tokens = int(limit - 1 if max_target_tokens is None
@@ -52,6 +59,9 @@ class Seq2SeqGenerationModule(TextTaskModule):
         if not 1 <= self.max_target_tokens <= limit - 1:
             raise ValueError(f"max_target_tokens must be in [1, {limit - 1}] (the model's "
                              f"positions minus the start token), got {self.max_target_tokens}.")
+        if keep_served_positions:  # rows past the limits are never read: they need not ship
+            lm.backbone.keep_positions(self.max_source_tokens, self.max_target_tokens + 1)
+        super().__init__(tokenizer, lm, max_input_chars=max_input_chars, name=name)
         self.start_token_id = int(start_token_id)
         self.end_token_id = int(end_token_id)
         self.output_name = output_name
@@ -59,6 +69,8 @@ class Seq2SeqGenerationModule(TextTaskModule):
         self.beam_sampler = samplers.BeamSampler(num_beams, length_penalty=length_penalty,
                                                  pad_token_id=end_token_id)
         self.greedy_sampler = samplers.GreedySampler(pad_token_id=end_token_id)
+        self.greedy = bool(greedy)
+        self.output_rewrites = tuple((str(p), str(r)) for p, r in output_rewrites)
 
     # ---- hooks -------------------------------------------------------------------------------
     def preprocess(self, texts):
@@ -89,6 +101,8 @@ class Seq2SeqGenerationModule(TextTaskModule):
     def postprocess(self, outputs, context):
         new = tf.RaggedTensor.from_tensor(outputs["tokens"], lengths=outputs["num_tokens"])
         text = self.preprocessor.detokenize(new)
+        for pattern, rewrite in self.output_rewrites:
+            text = tf.strings.regex_replace(text, pattern, rewrite)
         return {self.output_name: tf.where(context["empty"], "", text)}
 
     # ---- signatures ------------------------------------------------------------------------
@@ -100,12 +114,15 @@ class Seq2SeqGenerationModule(TextTaskModule):
         return self.serve(inputs, greedy=True)
 
     def signatures(self):
-        return {"serving_default": self.text_signature(fn=self.serve),
-                "greedy": self.text_signature(fn=self.serve_greedy)}
+        found = {"serving_default": self.text_signature(fn=self.serve)}
+        if self.greedy:
+            found["greedy"] = self.text_signature(fn=self.serve_greedy)
+        return found
 
     def warmup_logs(self):
         texts = {"text": tf.constant(EXAMPLE_TEXTS).numpy()}
-        return [warmup.predict_log(name, texts) for name in ("serving_default", "greedy")]
+        names = ("serving_default", "greedy") if self.greedy else ("serving_default",)
+        return [warmup.predict_log(name, texts) for name in names]
 
 
 def module_from_preset(preset_dir, output_name: str, quantize: str = "", lowercase: bool = True,
@@ -149,7 +166,29 @@ def module_from_preset(preset_dir, output_name: str, quantize: str = "", lowerca
         quantization.quantize(lm, quantize)
     special = special_token_ids(tokenizer)
     return Seq2SeqGenerationModule(tokenizer, lm, special["start"], special["end"],
-                                   output_name=output_name, **kwargs)
+                                   output_name=output_name, keep_served_positions=True,
+                                   **kwargs)
+
+
+def module_from_workdir(workdir, output_name: str, quantize: str = "",
+                        prune_vocabulary: bool = False, **kwargs) -> Seq2SeqGenerationModule:
+    """`module_from_preset` for a keras_llm.train workdir whose training exported its preset
+    (`<workdir>/preset`): the tokenizer's case from its config.json, and with
+    `prune_vocabulary` the vocabulary pruned to its training texts (`training_texts`).
+    `max_source_tokens=TRAINING_LENGTH` cuts sources at the training sequence length."""
+    import json  # pylint: disable=import-outside-toplevel
+    workdir = pathlib.Path(workdir)
+    preset = workdir / "preset"
+    if not preset.is_dir():
+        raise FileNotFoundError(f"{preset} does not exist: train into {workdir} first (the "
+                                "app's train command writes the preset when it finishes).")
+    trained = json.loads((workdir / "config.json").read_text(encoding="utf-8"))
+    if kwargs.get("max_source_tokens") == TRAINING_LENGTH:
+        kwargs["max_source_tokens"] = trained["data"]["sequence_length"]
+    return module_from_preset(preset, output_name, quantize=quantize,
+                              lowercase=trained["tokenizer"].get("lowercase", True),
+                              prune_texts=training_texts(workdir) if prune_vocabulary else None,
+                              **kwargs)
 
 
 def training_texts(workdir) -> Iterator[str]:

@@ -146,7 +146,7 @@ def define_export_flags(default_base_dir: str) -> None:
 
 def seq2seq_export(module_fn, default_base_dir: str) -> None:
     """The export command of a sequence-to-sequence app (translation, summarization):
-    `module_fn(workdir, quantize, num_beams, length_penalty, prune_vocabulary=)` builds its
+    `module_fn(workdir, quantize, num_beams, length_penalty, prune_vocabulary=, greedy=)` builds its
     SavedModel module."""
     define_export_flags(default_base_dir)
     flags.DEFINE_integer("num_beams", 4, "Beams of serving_default's beam search.")
@@ -155,11 +155,15 @@ def seq2seq_export(module_fn, default_base_dir: str) -> None:
                       "pieces the training texts (sources and targets) use, plus specials and "
                       "single characters; training text tokenizes as before, the tied "
                       "embedding table shrinks.")
+    flags.DEFINE_bool("greedy_signature", True, "Also export the `greedy` signature (one "
+                      "hypothesis, token by token); --nogreedy_signature saves a second copy "
+                      "of the tokenizer and decoding loop in the graph (~2 MB).")
 
     def main(argv):
         _no_arguments(argv)
         export_and_check(module_fn(FLAGS.workdir, FLAGS.quantize, FLAGS.num_beams,
-                                   FLAGS.length_penalty, prune_vocabulary=FLAGS.prune_vocabulary))
+                                   FLAGS.length_penalty, prune_vocabulary=FLAGS.prune_vocabulary,
+                                   greedy=FLAGS.greedy_signature))
 
     cli_utils.run(main)
 

@@ -67,19 +67,34 @@ def generate_texts(signature, texts: Sequence[str], output_name: str,
     return out
 
 
+def signature(loaded, name: str, where):
+    """`loaded.signatures[name]`, or an error naming the signatures `where` does have."""
+    if name not in loaded.signatures:
+        raise ValueError(f"{where} has no {name!r} signature; it has {sorted(loaded.signatures)}"
+                         f" (exports made with --nogreedy_signature leave out `greedy`).")
+    return loaded.signatures[name]
+
+
+def _named(signatures, names, where) -> dict:
+    if "serving_default" not in signatures:
+        raise ValueError(f"{where} has no serving_default signature (it has "
+                         f"{sorted(signatures)}).")
+    return {n: signatures[n] for n in names if n in signatures}
+
+
 def text_to_text_signatures(saved_model=None, module=None,
                             names=("serving_default", "greedy")) -> Dict[str, dict]:
     """{"SavedModel <path>" / "in process": {signature name: callable}} for a SavedModel
-    and/or an export module (the same graph in this process), to compare the two."""
+    and/or an export module (the same graph in this process), to compare the two. Each holds
+    those of `names` the model has (`serving_default` at least)."""
     found = {}
     if saved_model:
         from keras_llm.export.check import resolve_version_dir  # pylint: disable=import-outside-toplevel
         path = resolve_version_dir(saved_model)
         loaded = tf.saved_model.load(str(path))
-        found[f"SavedModel {path}"] = {n: loaded.signatures[n] for n in names}
+        found[f"SavedModel {path}"] = _named(loaded.signatures, names, path)
     if module is not None:
-        signatures = module.signatures()
-        found["in process"] = {n: signatures[n] for n in names}
+        found["in process"] = _named(module.signatures(), names, "the in-process module")
     if not found:
         raise ValueError("Give a SavedModel, a training workdir, or both.")
     return found

@@ -160,6 +160,22 @@ class PositionEmbedding(keras.layers.Layer):
     def compute_output_spec(self, inputs, start_index=0, position_ids=None):
         return keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
 
+    def keep_first(self, length: int) -> None:
+        """Keeps only the first `length` rows (export: positions past the serving limit are
+        never read, so their rows need not ship). Longer inputs are then refused."""
+        if not 1 <= length <= self.sequence_length:
+            raise ValueError(f"{self.name}: length must be in [1, {self.sequence_length}], got "
+                             f"{length}.")
+        table = ops.convert_to_numpy(self.position_embeddings)[:length]
+        trainable = self.position_embeddings.trainable
+        self._tracker.unlock()
+        del self.position_embeddings
+        self.position_embeddings = self.add_weight(
+                name="embeddings", shape=table.shape, initializer="zeros", trainable=trainable)
+        self._tracker.lock()
+        self.position_embeddings.assign(table)
+        self.sequence_length = int(length)
+
     def get_config(self):
         config = super().get_config()
         config.update({

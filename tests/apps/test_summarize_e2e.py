@@ -30,7 +30,8 @@ def trained(tmp_path_factory):
     _cli("apps.summarize.train", "--config=tiny", f"--workdir={root / 'work'}",
          "--override=model.kind=seq2seq_bert", f"--override=model.preset={root / 'bert'}")
     out = _cli("apps.summarize.export", f"--workdir={root / 'work'}",
-               f"--base_dir={root / 'models'}", "--num_beams=2", "--prune_vocabulary")
+               f"--base_dir={root / 'models'}", "--num_beams=2", "--prune_vocabulary",
+               "--nogreedy_signature")  # as the shipped export (the 25 MB budget)
     assert "RESULT: OK" in out and "core TensorFlow ops only" in out
     return root
 
@@ -51,7 +52,7 @@ def test_warm_started_model_summarizes_in_a_fresh_process(trained):
     config_json = json.loads((trained / "work" / "config.json").read_text())
     assert config_json["model"]["kind"] == "seq2seq_bert"
     dialogues = [json.loads(l)["dialogue"] for l in (SAMPLE / "dev.jsonl").open()][:2] + [""]
-    module = config.module(trained / "work", num_beams=2, prune_vocabulary=True)
+    module = config.module(trained / "work", num_beams=2, prune_vocabulary=True, greedy=False)
     assert len(module.preprocessor.vocabulary) < 1000  # of 30,522: the pieces used, characters
     host = tf.function(module.serve)({"text": tf.constant(dialogues)})["summary"].numpy()
     proc = subprocess.run([sys.executable, "-c", _FRESH, str(trained / "models" / "1"),
@@ -75,11 +76,32 @@ def test_evaluate_writes_rouge_without_the_data(trained):
                f"--baseline_training_workdir={trained / 'work'}")
     assert '"rouge1"' in out
     record = json.loads(report.with_suffix(".json").read_text())
-    # The model and a baseline (here the same SavedModel), beam search and greedy each.
-    assert record["examples"] == 8 and len(record["results"]) == 4
+    # The model and a baseline (here the same SavedModel), beam search each (exported without
+    # the greedy signature, so no greedy row).
+    assert record["examples"] == 8 and len(record["results"]) == 2
     assert record["results"][f"SavedModel {trained / 'models' / '1'}, beam"] == \
         record["results"][f"baseline SavedModel {trained / 'models' / '1'}, beam"] | {
             "seconds": record["results"][f"SavedModel {trained / 'models' / '1'}, beam"]["seconds"]}
     assert record["baseline_training"]["config"]["model"]["kind"] == "seq2seq_bert"
     dialogue = json.loads((SAMPLE / "dev.jsonl").open().readline())["dialogue"]
     assert dialogue not in report.with_suffix(".md").read_text()
+
+
+def test_predict_names_a_missing_signature(trained):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run([sys.executable, "-m", "apps.summarize.predict",
+                           f"--saved_model={trained / 'models'}", "--greedy", "#Person1#: Hi."],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode != 0
+    assert "has no 'greedy' signature" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_output_rewrites_tidy_wordpiece_text():
+    from apps.summarize import config
+    text = tf.constant(["# person1 # ' s friend can ' t come . # person2 # asks ( why ) ?",
+                        " #person2# is late , so # person1 # waits "])
+    for pattern, rewrite in config.OUTPUT_REWRITES:
+        text = tf.strings.regex_replace(text, pattern, rewrite)
+    assert [t.decode() for t in text.numpy()] == [
+            "#Person1#'s friend can't come. #Person2# asks (why)?",
+            "#Person2# is late, so #Person1# waits"]

@@ -185,3 +185,48 @@ def test_pruned_vocabulary_keeps_the_texts_tokens_and_their_logits(tmp_path):
         backbone.save_to_preset(bpe, tokenizer_files=[tmp_path / "vocab.json",
                                                        tmp_path / "merges.txt"])
         module_from_preset(bpe, "summary", prune_texts=texts)
+
+
+def test_preset_module_ships_only_the_served_positions_and_answers_the_same(tmp_path):
+    """module_from_preset keeps the encoder's first max_source_tokens and the decoder's first
+    max_target_tokens + 1 position rows (nothing else is ever read): same outputs as the full
+    tables, smaller variables; greedy=False leaves out the `greedy` signature and its warmup."""
+    import shutil
+    from keras_llm.export.seq2seq import module_from_preset
+    for source, name in (("bpe_vocab.json", "vocab.json"), ("bpe_merges.txt", "merges.txt")):
+        shutil.copy(FIXTURES / source, tmp_path / name)
+    tokenizer = BytePairTokenizer(str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt"))
+    tf.keras.utils.set_random_seed(4)
+    backbone = Seq2SeqBackbone(tokenizer.vocabulary_size, 1, 1, 2, 32, 64,
+                               max_sequence_length=40, dropout=0.0)
+    backbone.save_to_preset(tmp_path / "preset",
+                            tokenizer_files=[tmp_path / "vocab.json", tmp_path / "merges.txt"])
+    end = tokenizer.token_to_id("<|endoftext|>")
+    full = Seq2SeqGenerationModule(tokenizer, Seq2SeqLM(backbone), end, end, num_beams=2,
+                                   max_source_tokens=16, max_target_tokens=6)
+    kept = module_from_preset(tmp_path / "preset", "output", num_beams=2, max_source_tokens=16,
+                              max_target_tokens=6, greedy=False)
+    kept_backbone = kept.model.backbone
+    assert kept_backbone.encoder_position_embedding.position_embeddings.shape == (16, 32)
+    assert kept_backbone.decoder_position_embedding.position_embeddings.shape == (7, 32)
+    texts = {"text": tf.constant(SOURCES)}
+    assert (tf.function(kept.serve)(texts)["output"].numpy().tolist()
+            == tf.function(full.serve)(texts)["output"].numpy().tolist())
+    assert sorted(kept.signatures()) == ["serving_default"]
+    assert [log.predict_log.request.model_spec.signature_name for log in kept.warmup_logs()] \
+        == ["serving_default"]
+    with pytest.raises(ValueError, match="exceeds the decoder's 7 positions"):
+        kept_backbone.init_cache(tf.zeros([1, 3, 32]), tf.ones([1, 3], tf.int32), 8)
+    path = export.export(kept, tmp_path / "models")
+    assert sorted(tf.saved_model.load(str(path)).signatures) == ["serving_default"]
+    assert export.check(path).ok
+
+
+def test_output_rewrites_apply_in_order(parts):
+    module = _module(parts, output_rewrites=((r"a", "b"), (r"b+", "c")))
+    texts = {"text": tf.constant(SOURCES)}
+    plain = tf.function(_module(parts).serve)(texts)["translation"].numpy()
+    rewritten = tf.function(module.serve)(texts)["translation"].numpy()
+    import re
+    assert [re.sub("b+", "c", t.decode().replace("a", "b")) for t in plain] == \
+        [t.decode() for t in rewritten]

@@ -1,5 +1,6 @@
 """Masks and the KV cache do what they claim: values checked, not just shapes."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_llm import layers
@@ -88,6 +89,21 @@ def test_position_embedding_start_index_and_length_check():
         assert "max_sequence_length=8" in str(e)
     else:
         raise AssertionError("expected ValueError for length 9 > 8")
+
+
+def test_position_embedding_keep_first_keeps_those_rows_and_refuses_longer_inputs():
+    layer = layers.PositionEmbedding(sequence_length=8)
+    full = layer(np.zeros((1, 8, 4), "float32")).numpy()
+    layer.keep_first(5)
+    assert layer.position_embeddings.shape == (5, 4) and len(layer.weights) == 1
+    np.testing.assert_array_equal(layer(np.zeros((1, 5, 4), "float32")).numpy(), full[:, :5])
+    np.testing.assert_array_equal(
+            layer(np.zeros((1, 2, 4), "float32"), position_ids=np.array([[4, 0]])).numpy()[0],
+            full[0, [4, 0]])
+    with pytest.raises(ValueError, match="max_sequence_length=5"):
+        layer(np.zeros((1, 6, 4), "float32"))
+    with pytest.raises(ValueError, match=r"length must be in \[1, 5\], got 6"):
+        layer.keep_first(6)
 
 
 def test_tied_reverse_embedding():

@@ -158,15 +158,23 @@ class Seq2SeqBackbone(Backbone):
         return self._encode(ops.convert_to_tensor(encoder_token_ids), padding_mask,
                             self.source_attention_bias(padding_mask), training=False)
 
+    def keep_positions(self, source_length: int, target_length: int) -> None:
+        """Export only: keeps the first `source_length` encoder and `target_length` decoder
+        position rows (the serving limits; the rest are never read, so they need not ship).
+        Longer inputs are then refused; the config still names the trained length."""
+        self.encoder_position_embedding.keep_first(source_length)
+        self.decoder_position_embedding.keep_first(target_length)
+
     def init_cache(self, encoder_output, encoder_padding_mask, max_length):
         """Decoding cache for one batch of sources (see the module docstring).
 
         encoder_output (B, S, D) from `encode()`, encoder_padding_mask (B, S). Cross-
         attention keys/values of every decoder layer are projected here, once.
         """
-        if isinstance(max_length, int) and max_length > self.max_sequence_length:
-            raise ValueError(f"max_length={max_length} exceeds max_sequence_length="
-                             f"{self.max_sequence_length}.")
+        limit = self.decoder_position_embedding.sequence_length
+        if isinstance(max_length, int) and max_length > limit:
+            raise ValueError(f"max_length={max_length} exceeds the decoder's {limit} "
+                             "positions.")
         encoder_output = ops.convert_to_tensor(encoder_output)
         cache = kv_cache.init_cache(ops.shape(encoder_output)[0], self.num_decoder_layers,
                                     max_length, self.num_heads,
