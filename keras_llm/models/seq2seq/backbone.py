@@ -85,7 +85,6 @@ class Seq2SeqBackbone(Backbone):
         self.max_sequence_length = max_sequence_length
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
-        self.normalize_first = bool(normalize_first)
         for name, layer in self._layer_dict.items():
             setattr(self, name, layer)
 
