@@ -2,9 +2,10 @@
 Serving: a dialogue `text` in, its `summary` out, beam search inside the graph.
 
     python -m apps.summarize.export --workdir=/tmp/summarize --base_dir=saved_models/summarization \
-        --quantize=int8_int4_embeddings
+        --quantize=int8_int4_embeddings --prune_vocabulary --nogreedy_signature
 
-Signatures `serving_default` (beam search) and `greedy`; see keras_llm.export.seq2seq. Writes
+Signatures `serving_default` (beam search) and, unless --nogreedy_signature (the shipped model
+leaves it out to stay under 25 MB), `greedy`; see keras_llm.export.seq2seq. Writes
 `<base_dir>/<N>/` atomically with warmup requests, then runs keras_llm.export.check on it.
 """
 from absl import flags
