@@ -46,6 +46,9 @@ def main(argv):
     from apps.summarize import config  # pylint: disable=import-outside-toplevel
     from keras_llm.finetune import cli, inference  # pylint: disable=import-outside-toplevel
     cli._no_arguments(argv)  # pylint: disable=protected-access
+    if FLAGS.report and "beam" not in FLAGS.decodings:
+        raise ValueError(f"--report quotes beam-search summaries: add beam to --decodings "
+                         f"(got {FLAGS.decodings}).")
     dialogues, references = read_split(FLAGS.data_file or config.dialogsum_dir() / config.DEV_FILE)
     if FLAGS.max_examples:
         dialogues, references = dialogues[:FLAGS.max_examples], references[:FLAGS.max_examples]
@@ -61,7 +64,7 @@ def main(argv):
     results, outputs = {}, {}
     for name, signatures in found.items():
         for decoding, signature_name in DECODINGS.items():
-            if signature_name not in signatures:
+            if signature_name not in signatures or decoding not in FLAGS.decodings:
                 continue
             start = time.perf_counter()
             summaries = inference.generate_texts(signatures[signature_name], dialogues,
@@ -122,6 +125,8 @@ if __name__ == "__main__":
     flags.DEFINE_string("data_file", None, "DialogSum JSONL (default: <shared data>/dialogsum/"
                         "dialogsum.dev.jsonl).")
     flags.DEFINE_integer("batch_size", 16, "Dialogues per call.")
+    flags.DEFINE_multi_enum("decodings", list(DECODINGS), list(DECODINGS),
+                            "Decodings to score (each model's that it has a signature for).")
     flags.DEFINE_integer("max_examples", 0, "Evaluate the first N only (0 = all).")
     flags.DEFINE_string("report", None, "Also write REPORT.json and REPORT.md.")
     flags.DEFINE_string("training_workdir", None, "With --report: the training workdir, whose "

@@ -73,7 +73,7 @@ def test_evaluate_writes_rouge_without_the_data(trained):
                f"--data_file={SAMPLE / 'dev.jsonl'}", f"--report={report}",
                f"--training_workdir={trained / 'work'}",
                f"--baseline_saved_model={trained / 'models'}",
-               f"--baseline_training_workdir={trained / 'work'}")
+               f"--baseline_training_workdir={trained / 'work'}", "--decodings=beam")
     assert '"rouge1"' in out
     record = json.loads(report.with_suffix(".json").read_text())
     # The model and a baseline (here the same SavedModel), beam search each (exported without
