@@ -157,7 +157,8 @@ def seq2seq_export(module_fn, default_base_dir: str) -> None:
                       "embedding table shrinks.")
     flags.DEFINE_bool("greedy_signature", True, "Also export the `greedy` signature (one "
                       "hypothesis, token by token); --nogreedy_signature saves a second copy "
-                      "of the tokenizer and decoding loop in the graph (~2 MB).")
+                      "of the tokenizer and decoding loop in the graph (2.1 MB of the DialogSum "
+                      "model's 26.9 MB).")
 
     def main(argv):
         _no_arguments(argv)
