@@ -98,7 +98,7 @@ def module(workdir, quantize: str = "", num_beams: int = 4, length_penalty: floa
     tidied (`OUTPUT_REWRITES`). The shipped export leaves out the `greedy` signature
     (`--nogreedy_signature`): with it the export is 26.9 MB, over the 25 MB budget."""
     from keras_llm.export.seq2seq import TRAINING_LENGTH, module_from_workdir  # pylint: disable=import-outside-toplevel
-    return module_from_workdir(workdir, OUTPUT, quantize=quantize,
+    return module_from_workdir(workdir, PRESET, OUTPUT, quantize=quantize,
                                prune_vocabulary=prune_vocabulary, num_beams=num_beams,
                                length_penalty=length_penalty, greedy=greedy,
                                output_rewrites=OUTPUT_REWRITES,

@@ -73,6 +73,6 @@ def module(workdir, quantize: str = "", num_beams: int = 4, length_penalty: floa
     """The SavedModel module for a trained workdir (its preset): German `text` ->
     `translation` (keras_llm.export.seq2seq)."""
     from keras_llm.export.seq2seq import module_from_workdir  # pylint: disable=import-outside-toplevel
-    return module_from_workdir(workdir, OUTPUT, quantize=quantize,
+    return module_from_workdir(workdir, PRESET, OUTPUT, quantize=quantize,
                                prune_vocabulary=prune_vocabulary, num_beams=num_beams,
                                length_penalty=length_penalty, greedy=greedy)

@@ -170,15 +170,16 @@ def module_from_preset(preset_dir, output_name: str, quantize: str = "", lowerca
                                    **kwargs)
 
 
-def module_from_workdir(workdir, output_name: str, quantize: str = "",
+def module_from_workdir(workdir, preset_name: str, output_name: str, quantize: str = "",
                         prune_vocabulary: bool = False, **kwargs) -> Seq2SeqGenerationModule:
     """`module_from_preset` for a keras_llm.train workdir whose training exported its preset
-    (`<workdir>/preset`): the tokenizer's case from its config.json, and with
+    into `<workdir>/<preset_name>` (the app's `train.run(preset_in_workdir=...)`): the
+    tokenizer's case from its config.json, and with
     `prune_vocabulary` the vocabulary pruned to its training texts (`training_texts`).
     `max_source_tokens=TRAINING_LENGTH` cuts sources at the training sequence length."""
     import json  # pylint: disable=import-outside-toplevel
     workdir = pathlib.Path(workdir)
-    preset = workdir / "preset"
+    preset = workdir / preset_name
     if not preset.is_dir():
         raise FileNotFoundError(f"{preset} does not exist: train into {workdir} first (the "
                                 "app's train command writes the preset when it finishes).")
